@@ -1,0 +1,1 @@
+"""The pairtui relay: orders edits, relays chat and presence, keeps edits safe."""
