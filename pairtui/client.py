@@ -1,0 +1,449 @@
+"""The asyncio client session: the one client implementation.
+
+The terminal app, the load generator and any bot drive a ``ClientSession``:
+it connects, joins, opens files, turns local edits into ops through
+``core/sync.py``, applies remote ops, and keeps presence and chat. When the
+connection drops it reconnects by itself with exponential backoff and
+jitter; each file's sync engine resends what was in flight once it has
+caught up, so no edit is lost or applied twice.
+
+What happens is reported to subscribers as ``SessionEvent``s, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.connection import broadcast
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from pairtui.core import protocol as p
+from pairtui.core.ot import TextOperation, transform_index
+from pairtui.core.protocol import ErrorCode
+from pairtui.core.sync import FileSync, RemoteChange, SyncError
+
+FATAL_CODES = {ErrorCode.BAD_KEY, ErrorCode.UNSUPPORTED_PROTOCOL}
+
+
+def new_client_id() -> str:
+    """A fresh client id: 128 random bits, URL-safe."""
+    return secrets.token_urlsafe(16)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Reconnect delays: ``base * 2**attempt`` capped at ``cap``, times a random 0.5 to 1."""
+
+    base: float = 0.25
+    cap: float = 10.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return float(min(self.cap, self.base * 2.0**attempt) * rng.uniform(0.5, 1.0))
+
+
+ConnectionStatus: TypeAlias = Literal["connecting", "connected", "reconnecting", "closed"]
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    status: ConnectionStatus
+    retry_at: float | None = None  # time.monotonic() of the next attempt, when reconnecting
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class FileOpened:
+    file: str
+    text: str
+
+
+@dataclass(frozen=True)
+class FileChanged:
+    """A remote edit was applied to ``file``; ``op`` fits the text as it was just before."""
+
+    file: str
+    op: TextOperation
+    member: str | None
+
+
+@dataclass(frozen=True)
+class FilesListed:
+    files: list[p.FileInfo]
+
+
+@dataclass(frozen=True)
+class MembersChanged:
+    members: dict[str, p.Member]
+
+
+@dataclass(frozen=True)
+class ChatReceived:
+    message: p.ChatMessage
+
+
+@dataclass(frozen=True)
+class SummonReceived:
+    member: str
+    file: str
+    cursor: int
+
+
+@dataclass(frozen=True)
+class ErrorReceived:
+    code: ErrorCode
+    message: str
+
+
+SessionEvent: TypeAlias = (
+    StatusChanged
+    | FileOpened
+    | FileChanged
+    | FilesListed
+    | MembersChanged
+    | ChatReceived
+    | SummonReceived
+    | ErrorReceived
+)
+
+
+class SessionClosed(Exception):
+    """The session ended for good (closed, or the relay refused it for a reason to show)."""
+
+
+@dataclass
+class _Opening:
+    waiter: asyncio.Future[FileSync] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class ClientSession:
+    """One person in one room, kept connected."""
+
+    def __init__(
+        self,
+        url: str,
+        room: str,
+        name: str,
+        *,
+        client_id: str | None = None,
+        color: str | None = None,
+        key: str | None = None,
+        backoff: Backoff | None = None,
+        open_timeout: float = 10.0,
+        seed: int | None = None,
+    ) -> None:
+        self.url = url
+        self.room = room
+        self.name = name
+        self.client_id = client_id or new_client_id()
+        self.color = color
+        self.key = key
+        self.backoff = backoff or Backoff()
+        self.open_timeout = open_timeout
+        self.status: ConnectionStatus = "connecting"
+        self.member: str | None = None
+        self.role: p.Role = "write"
+        self.files: list[p.FileInfo] = []
+        self.members: dict[str, p.Member] = {}
+        self.chat: list[p.ChatMessage] = []
+        self.syncs: dict[str, FileSync] = {}
+        self.rtt: float | None = None
+        self.reconnects = 0
+        self._opening: dict[str, _Opening] = {}
+        self._subscribers: list[Callable[[SessionEvent], None]] = []
+        self._connection: ClientConnection | None = None
+        self._welcomed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._fatal: str | None = None
+        self._presence: p.SetPresence | None = None
+        self._rng = random.Random(seed)
+        self._pings: dict[int, float] = {}
+        self._ping_ids = 0
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[SessionEvent], None]) -> None:
+        """Call ``callback`` with every event, in order, on the event loop."""
+        self._subscribers.append(callback)
+
+    async def start(self, *, wait: bool = True) -> None:
+        """Connect in the background; with ``wait``, return once the room is joined."""
+        self._task = asyncio.create_task(self._run(), name=f"session:{self.name}")
+        if wait:
+            await self.wait_joined()
+
+    async def wait_joined(self, timeout: float | None = None) -> None:
+        """Wait until joined; raise ``SessionClosed`` if the relay refuses us for good."""
+        waiter = asyncio.create_task(self._welcomed.wait())
+        assert self._task is not None
+        done, _ = await asyncio.wait({waiter, self._task}, timeout=timeout,
+                                     return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        waiter.cancel()
+        if self._fatal is not None:
+            raise SessionClosed(self._fatal)
+        if not done:
+            raise TimeoutError(f"could not join {self.room!r} at {self.url}")
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._connection is not None:
+            await self._connection.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._set_status("closed")
+
+    # -- files and edits ----------------------------------------------------------------
+
+    async def open(self, file: str) -> FileSync:
+        """Open ``file`` (or return it if open) and wait for its text."""
+        if file in self.syncs:
+            return self.syncs[file]
+        opening = self._opening.get(file)
+        if opening is None:
+            opening = self._opening[file] = _Opening()
+            self._send(p.Open(file=file))
+        return await opening.waiter
+
+    def file_id(self, path: str) -> str | None:
+        return next((f.file for f in self.files if f.path == path), None)
+
+    def edit(self, file: str, op: TextOperation) -> None:
+        """Apply a local edit to ``file`` (it must fit the file's current text) and send it."""
+        sync = self.syncs[file]
+        sync.local_edit(op)
+        self._move_cursors(file, op, author=self.member)
+        self._flush(sync)
+
+    def replace(self, file: str, position: int, deleted: int, inserted: str) -> TextOperation:
+        """Convenience: replace ``deleted`` code points at ``position`` with ``inserted``."""
+        op = TextOperation.from_edit(len(self.syncs[file].text), position, deleted, inserted)
+        self.edit(file, op)
+        return op
+
+    @property
+    def pending(self) -> int:
+        """How many files have edits the relay has not yet stored."""
+        return sum(sync.has_pending for sync in self.syncs.values())
+
+    async def wait_synced(self, timeout: float = 10.0) -> None:
+        """Wait until every local edit is stored by the relay."""
+        deadline = time.monotonic() + timeout
+        while self.pending or self.status != "connected":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name}: edits still pending after {timeout} s")
+            await asyncio.sleep(0.01)
+
+    # -- room actions --------------------------------------------------------------------
+
+    def set_presence(self, presence: p.SetPresence) -> None:
+        self._presence = presence
+        self._send(presence)
+
+    def send_chat(self, text: str) -> None:
+        self._send(p.SendChat(text=text))
+
+    def create_file(self, path: str, text: str = "") -> None:
+        self._send(p.CreateFile(path=path, text=text))
+
+    def rename_file(self, file: str, path: str) -> None:
+        self._send(p.RenameFile(file=file, path=path))
+
+    def delete_file(self, file: str) -> None:
+        self._send(p.DeleteFile(file=file))
+
+    def summon(self) -> None:
+        self._send(p.Summon())
+
+    def ping(self) -> None:
+        self._ping_ids += 1
+        self._pings[self._ping_ids] = time.monotonic()
+        self._send(p.Ping(id=self._ping_ids))
+
+    def send_raw(self, frame: str | bytes) -> None:
+        """Send a frame as is (tests of the relay's handling of bad input use this)."""
+        if self._connection is not None:
+            broadcast([self._connection], frame)
+
+    # -- the connection loop -----------------------------------------------------------------
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._closed:
+            reason = "connection lost"
+            try:
+                async with connect(self.url, open_timeout=self.open_timeout, max_size=None,
+                                   compression=None, ping_interval=20,
+                                   ping_timeout=20) as connection:  # fmt: skip
+                    self._connection = connection
+                    await self._session(connection)
+                    attempt = 0
+            except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as error:
+                reason = _describe(error, self.url)
+            except (InvalidURI, SessionClosed) as error:
+                self._fatal = self._fatal or str(error)
+                self._set_status("closed", reason=self._fatal)
+                return
+            finally:
+                self._connection = None
+                for sync in self.syncs.values():
+                    sync.disconnected()
+            if self._fatal is not None:
+                self._set_status("closed", reason=self._fatal)
+                return
+            if self._closed:
+                return
+            delay = self.backoff.delay(attempt, self._rng)
+            attempt += 1
+            self.reconnects += 1
+            self._set_status("reconnecting", retry_at=time.monotonic() + delay, reason=reason)
+            await asyncio.sleep(delay)
+
+    async def _session(self, connection: ClientConnection) -> None:
+        join = p.Join(protocol=p.PROTOCOL_VERSION, room=self.room, name=self.name,
+                      client_id=self.client_id, key=self.key, color=self.color)  # fmt: skip
+        await connection.send(p.encode(join), text=True)
+        async for frame in connection:
+            try:
+                message = p.decode_server(frame)
+            except p.ProtocolError:
+                continue  # a newer relay's message we do not know: ignore it
+            try:
+                self._receive(message)
+            except SyncError:
+                await connection.close(1011, "resynchronizing")
+                return
+
+    def _receive(self, message: p.ServerMessage) -> None:
+        if isinstance(message, p.Welcome):
+            self._welcome(message)
+        elif isinstance(message, (p.Ack, p.RemoteOp, p.Catchup, p.Snapshot)):
+            self._file_message(message)
+        elif isinstance(message, p.FileList):
+            self.files = list(message.files)
+            known = {f.file for f in self.files}
+            for gone in [f for f in self.syncs if f not in known]:
+                del self.syncs[gone]
+            self._emit(FilesListed(self.files))
+        elif isinstance(message, (p.MemberJoined, p.PresenceChanged)):
+            self.members[message.member.member] = message.member
+            self._emit(MembersChanged(dict(self.members)))
+        elif isinstance(message, p.MemberLeft):
+            self.members.pop(message.member, None)
+            self._emit(MembersChanged(dict(self.members)))
+        elif isinstance(message, p.ChatPosted):
+            self.chat.append(message.message)
+            self._emit(ChatReceived(message.message))
+        elif isinstance(message, p.Summoned):
+            self._emit(SummonReceived(message.member, message.file, message.cursor))
+        elif isinstance(message, p.Pong):
+            sent = self._pings.pop(message.id, None)
+            if sent is not None:
+                self.rtt = time.monotonic() - sent
+        elif isinstance(message, p.Error):
+            self._error(message)
+
+    def _welcome(self, message: p.Welcome) -> None:
+        self.member = message.member
+        self.role = message.role
+        self.files = list(message.files)
+        self.members = {m.member: m for m in message.members}
+        self.chat = list(message.chat)
+        self._set_status("connected")
+        self._welcomed.set()
+        self._emit(FilesListed(self.files))
+        self._emit(MembersChanged(dict(self.members)))
+        for sync in self.syncs.values():
+            sync.reconnected()
+            self._flush(sync)
+        for file in self._opening:
+            self._send(p.Open(file=file))
+        if self._presence is not None:
+            self._send(self._presence)
+
+    def _file_message(self, message: p.Ack | p.RemoteOp | p.Catchup | p.Snapshot) -> None:
+        sync = self.syncs.get(message.file)
+        if sync is None:
+            if isinstance(message, p.Snapshot) and message.file in self._opening:
+                sync = FileSync(message.file, text=message.text, revision=message.revision)
+                self.syncs[message.file] = sync
+                self._opening.pop(message.file).waiter.set_result(sync)
+                self._emit(FileOpened(message.file, message.text))
+            return
+        sync.receive(message)
+        for event in sync.events_received():
+            if isinstance(event, RemoteChange):
+                self._move_cursors(message.file, event.op, author=event.member)
+                self._emit(FileChanged(message.file, event.op, event.member))
+        self._flush(sync)
+
+    def _error(self, message: p.Error) -> None:
+        if message.file is not None and message.seq is not None:
+            sync = self.syncs.get(message.file)
+            if sync is not None:
+                sync.receive(message)
+                self._flush(sync)
+        if message.code in FATAL_CODES:
+            self._fatal = f"{message.code}: {message.message}"
+        if message.ref == "open" and message.file is not None:
+            opening = self._opening.pop(message.file, None)
+            if opening is not None:
+                opening.waiter.set_exception(SessionClosed(f"{message.code}: {message.message}"))
+        self._emit(ErrorReceived(message.code, message.message))
+
+    def _move_cursors(self, file: str, op: TextOperation, author: str | None) -> None:
+        for member_id, member in list(self.members.items()):
+            if member.file != file or member_id == self.member:
+                continue
+            own = member_id == author
+            cursor = None if member.cursor is None else transform_index(member.cursor, op, own=own)
+            anchor = None if member.anchor is None else transform_index(member.anchor, op, own=own)
+            self.members[member_id] = msgspec.structs.replace(member, cursor=cursor, anchor=anchor)
+
+    def _flush(self, sync: FileSync) -> None:
+        for message in sync.data_to_send():
+            self._send(message)
+
+    def _send(self, message: p.ClientMessage) -> None:
+        connection = self._connection
+        if connection is None or not self._welcomed.is_set() or self.status != "connected":
+            return  # the sync engines resend their edits after reconnecting
+        broadcast([connection], p.encode(message), text=True)  # written now, in order
+
+    def _set_status(self, status: ConnectionStatus, *, retry_at: float | None = None,
+                    reason: str | None = None) -> None:  # fmt: skip
+        self.status = status
+        if status != "connected":
+            self._welcomed.clear()
+        self._emit(StatusChanged(status, retry_at, reason))
+
+    def _emit(self, event: SessionEvent) -> None:
+        for callback in self._subscribers:
+            callback(event)
+
+
+def _describe(error: BaseException, url: str) -> str:
+    if isinstance(error, ConnectionRefusedError):
+        return f"nothing is listening at {url}; is the relay running?"
+    if isinstance(error, TimeoutError):
+        return f"{url} did not answer in time; check the address and your network"
+    if isinstance(error, ConnectionClosed):
+        code = error.rcvd.code if error.rcvd else None
+        if code == 1012:
+            return "the relay is restarting"
+        if code == 1013:
+            return "the relay is temporarily unavailable"
+        return "the connection was closed"
+    return f"cannot reach {url}: {error}"

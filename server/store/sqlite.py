@@ -1,0 +1,409 @@
+"""SQLite, the embedded default store: one file in the data directory, WAL mode.
+
+All database work runs on one dedicated thread with one connection, so the
+event loop never blocks on disk. Commits are grouped: while one transaction
+is being written, further commits queue up and go into the next transaction
+together, so a busy relay writes a few transactions per millisecond, not one
+per keystroke. A commit returns only after its transaction is committed; with
+``synchronous=NORMAL`` in WAL mode that survives a ``kill -9`` of the relay
+(``synchronous=FULL`` also survives a power cut, at some cost in latency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import msgspec
+
+from pairtui.core.ot import TextOperation
+from pairtui.core.protocol import ChatMessage
+from server.document import HistoryEntry
+from server.store.base import Store
+from server.store.records import (
+    ChatAppended,
+    FileCreated,
+    FileDeleted,
+    FileRecord,
+    FileRenamed,
+    OpAppended,
+    RevisionConflict,
+    RoomCreated,
+    RoomRecord,
+    SnapshotSaved,
+    StoreError,
+    Write,
+)
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS rooms (
+    room TEXT PRIMARY KEY,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    room TEXT NOT NULL,
+    file TEXT NOT NULL,
+    path TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    revision INTEGER NOT NULL,
+    snapshot_revision INTEGER NOT NULL,
+    snapshot_text TEXT NOT NULL,
+    PRIMARY KEY (room, file)
+);
+CREATE TABLE IF NOT EXISTS ops (
+    room TEXT NOT NULL,
+    file TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    client_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    member TEXT,
+    op TEXT NOT NULL,
+    time REAL NOT NULL,
+    PRIMARY KEY (room, file, revision)
+);
+CREATE TABLE IF NOT EXISTS client_seqs (
+    room TEXT NOT NULL,
+    file TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    PRIMARY KEY (room, file, client_id)
+);
+CREATE TABLE IF NOT EXISTS chat (
+    room TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    PRIMARY KEY (room, id)
+);
+"""
+
+DATABASE_NAME = "pairtui.sqlite3"
+Synchronous = Literal["NORMAL", "FULL"]
+T = TypeVar("T")
+_chat_decoder = msgspec.json.Decoder(ChatMessage)
+_op_decoder = msgspec.json.Decoder(list[int | str])
+
+
+class SQLiteStore(Store):
+    """Rooms in one SQLite database file."""
+
+    def __init__(self, path: Path, *, synchronous: Synchronous = "NORMAL") -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="pairtui-sqlite")
+        self._connection: sqlite3.Connection | None = None
+        self._pending: list[tuple[Sequence[Write], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self.transactions = 0
+
+    @classmethod
+    async def open(cls, data_dir: Path, *, synchronous: Synchronous = "NORMAL") -> SQLiteStore:
+        """Open (creating if needed) the database in ``data_dir``."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        store = cls(data_dir / DATABASE_NAME, synchronous=synchronous)
+        await store._run(store._connect)
+        return store
+
+    # -- the Store interface ------------------------------------------------------
+
+    async def load_room(self, name: str, *, history: int) -> RoomRecord | None:
+        return await self._run(lambda: self._load_room(self._db(), name, history))
+
+    async def commit(self, writes: Sequence[Write]) -> None:
+        if not writes:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((writes, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        await future
+
+    async def room_names(self) -> list[str]:
+        return await self._run(
+            lambda: [row[0] for row in self._db().execute("SELECT room FROM rooms ORDER BY room")]
+        )
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
+        if self._connection is not None:
+            await self._run(self._db().close)
+            self._connection = None
+        self._executor.shutdown(wait=True)
+
+    # -- backup and restore ---------------------------------------------------------
+
+    async def export(self, *, history: int) -> AsyncIterator[RoomRecord]:
+        """Every room as of one moment (one read transaction), for a consistent backup."""
+        reader = await self._run(self._open_reader)
+        try:
+            names = await self._run(
+                lambda: [row[0] for row in reader.execute("SELECT room FROM rooms ORDER BY room")]
+            )
+            for name in names:
+                record = await self._run(partial(self._load_room, reader, name, history))
+                if record is not None:
+                    yield record
+        finally:
+            await self._run(reader.close)
+
+    async def replace_rooms(self, records: Sequence[RoomRecord]) -> None:
+        """Replace these rooms wholesale in one transaction: all of them or none."""
+        await self._run(lambda: self._replace_rooms(records))
+
+    # -- thread side -------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        try:
+            connection = sqlite3.connect(self.path, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute(f"PRAGMA synchronous={self.synchronous}")
+            connection.execute("PRAGMA busy_timeout=5000")
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} was written by a newer pairtui (schema {version}); upgrade pairtui"
+                )
+            connection.executescript(SCHEMA)
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open {self.path}: {error}") from error
+        self._connection = connection
+
+    def _open_reader(self) -> sqlite3.Connection:
+        reader = sqlite3.connect(self.path, isolation_level=None)
+        reader.execute("BEGIN")  # one snapshot of the database for the whole export
+        return reader
+
+    def _db(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise StoreError("the store is closed")
+        return self._connection
+
+    async def _run(self, function: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._run(lambda: self._transaction([w for ws, _ in batch for w in ws]))
+            except StoreError:
+                # Find out whose writes failed: commit each caller's writes alone.
+                for writes, future in batch:
+                    try:
+                        await self._run(partial(self._transaction, writes))
+                    except StoreError as error:
+                        future.set_exception(error)
+                    else:
+                        future.set_result(None)
+            else:
+                for _, future in batch:
+                    future.set_result(None)
+
+    def _transaction(self, writes: Sequence[Write]) -> None:
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for write in writes:
+                    _apply_write(db, write)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+            self.transactions += 1
+        except sqlite3.Error as error:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"the database refused the write: {error}") from error
+
+    @staticmethod
+    def _load_room(db: sqlite3.Connection, name: str, history: int) -> RoomRecord | None:
+        row = db.execute("SELECT created_at FROM rooms WHERE room = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        files = [
+            _load_file(db, name, file, path, revision, snapshot_revision, snapshot_text, history)
+            for file, path, revision, snapshot_revision, snapshot_text in db.execute(
+                "SELECT file, path, revision, snapshot_revision, snapshot_text FROM files "
+                "WHERE room = ? ORDER BY created_at, file",
+                (name,),
+            ).fetchall()
+        ]
+        chat = [
+            _chat_decoder.decode(message)
+            for (message,) in db.execute(
+                "SELECT message FROM chat WHERE room = ? ORDER BY id", (name,)
+            ).fetchall()
+        ]
+        return RoomRecord(name=name, created_at=row[0], files=files, chat=chat)
+
+    def _replace_rooms(self, records: Sequence[RoomRecord]) -> None:
+        db = self._db()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for record in records:
+                    _replace_room(db, record)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.Error as error:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise StoreError(f"the database refused the restore: {error}") from error
+
+
+def _load_file(
+    db: sqlite3.Connection,
+    room: str,
+    file: str,
+    path: str,
+    revision: int,
+    snapshot_revision: int,
+    snapshot_text: str,
+    history: int,
+) -> FileRecord:
+    oldest = max(0, min(snapshot_revision, revision - history))
+    entries = [
+        HistoryEntry(rev, TextOperation.from_json(_op_decoder.decode(op)), client_id, seq, member)
+        for rev, client_id, seq, member, op in db.execute(
+            "SELECT revision, client_id, seq, member, op FROM ops "
+            "WHERE room = ? AND file = ? AND revision > ? ORDER BY revision",
+            (room, file, oldest),
+        ).fetchall()
+    ]
+    text = snapshot_text
+    for entry in entries:
+        if entry.revision > snapshot_revision:
+            text = entry.op.apply(text)
+    if (entries[-1].revision if entries else snapshot_revision) != revision:
+        raise StoreError(f"{room}/{file}: stored ops do not reach revision {revision}")
+    kept = [e for e in entries if e.revision > revision - history]
+    if kept and kept[0].revision != revision - len(kept) + 1:
+        kept = []
+    applied = {
+        client_id: (seq, rev)
+        for client_id, seq, rev in db.execute(
+            "SELECT client_id, seq, revision FROM client_seqs WHERE room = ? AND file = ?",
+            (room, file),
+        )
+    }
+    return FileRecord(file, path, text, revision, kept, applied)
+
+
+def _apply_write(db: sqlite3.Connection, write: Write) -> None:
+    if isinstance(write, OpAppended):
+        entry = write.entry
+        changed = db.execute(
+            "UPDATE files SET revision = ? WHERE room = ? AND file = ? AND revision = ?",
+            (entry.revision, write.room, write.file, entry.revision - 1),
+        ).rowcount
+        if changed != 1:
+            raise RevisionConflict(
+                f"{write.room}/{write.file}: revision {entry.revision - 1} is not the stored one"
+            )
+        db.execute(
+            "INSERT INTO ops VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                write.room,
+                write.file,
+                entry.revision,
+                entry.client_id,
+                entry.seq,
+                entry.member,
+                msgspec.json.encode(entry.op.ops).decode(),
+                write.time,
+            ),
+        )
+        db.execute(
+            "INSERT OR REPLACE INTO client_seqs VALUES (?, ?, ?, ?, ?)",
+            (write.room, write.file, entry.client_id, entry.seq, entry.revision),
+        )
+    elif isinstance(write, ChatAppended):
+        message = write.message
+        db.execute(
+            "INSERT OR REPLACE INTO chat VALUES (?, ?, ?)",
+            (write.room, message.id, msgspec.json.encode(message).decode()),
+        )
+        db.execute(
+            "DELETE FROM chat WHERE room = ? AND id <= ?", (write.room, message.id - write.keep)
+        )
+    elif isinstance(write, SnapshotSaved):
+        db.execute(
+            "UPDATE files SET snapshot_revision = ?, snapshot_text = ? "
+            "WHERE room = ? AND file = ? AND snapshot_revision < ?",
+            (write.revision, write.text, write.room, write.file, write.revision),
+        )
+        db.execute(
+            "DELETE FROM ops WHERE room = ? AND file = ? AND revision <= ?",
+            (write.room, write.file, write.revision - write.keep_ops),
+        )
+    elif isinstance(write, RoomCreated):
+        db.execute("INSERT OR IGNORE INTO rooms VALUES (?, ?)", (write.room, write.created_at))
+    elif isinstance(write, FileCreated):
+        db.execute(
+            "INSERT INTO files VALUES (?, ?, ?, ?, 0, 0, ?)",
+            (write.room, write.file, write.path, write.created_at, write.text),
+        )
+    elif isinstance(write, FileRenamed):
+        db.execute(
+            "UPDATE files SET path = ? WHERE room = ? AND file = ?",
+            (write.path, write.room, write.file),
+        )
+    elif isinstance(write, FileDeleted):
+        for table in ("files", "ops", "client_seqs"):
+            db.execute(f"DELETE FROM {table} WHERE room = ? AND file = ?", (write.room, write.file))
+
+
+def _replace_room(db: sqlite3.Connection, record: RoomRecord) -> None:
+    for table in ("rooms", "files", "ops", "client_seqs", "chat"):
+        db.execute(f"DELETE FROM {table} WHERE room = ?", (record.name,))
+    db.execute("INSERT INTO rooms VALUES (?, ?)", (record.name, record.created_at))
+    for index, file in enumerate(record.files):
+        # The current text becomes the snapshot; kept history stays as ops at or
+        # below it, for catch-ups, exactly as in a live database.
+        db.execute(
+            "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.name,
+                file.file,
+                file.path,
+                record.created_at + index * 1e-6,
+                file.revision,
+                file.revision,
+                file.text,
+            ),
+        )
+        for entry in file.history:
+            db.execute(
+                "INSERT INTO ops VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.name,
+                    file.file,
+                    entry.revision,
+                    entry.client_id,
+                    entry.seq,
+                    entry.member,
+                    msgspec.json.encode(entry.op.ops).decode(),
+                    0.0,
+                ),
+            )
+        for client_id, (seq, revision) in file.applied_seqs.items():
+            db.execute(
+                "INSERT INTO client_seqs VALUES (?, ?, ?, ?, ?)",
+                (record.name, file.file, client_id, seq, revision),
+            )
+    for message in record.chat:
+        db.execute(
+            "INSERT INTO chat VALUES (?, ?, ?)",
+            (record.name, message.id, msgspec.json.encode(message).decode()),
+        )
