@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 
 from pairtui import __version__
 
-NOT_YET = {
-    "join": "the terminal editor ('pair join <room>') is not built yet",
-}
-
 
 def build_parser() -> argparse.ArgumentParser:
+    from server import admin, serve
+
     parser = argparse.ArgumentParser(
         prog="pair",
         description="Pair programming in the terminal: a shared editor, chat and voice.",
@@ -22,6 +21,21 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     join = commands.add_parser("join", help="edit a room's files together with your partner")
     join.add_argument("room", help="the room to join, e.g. 'demo'")
+    serve.add_arguments(
+        commands.add_parser(
+            "serve", help="run a relay", description="Run a pairtui relay until SIGTERM or Ctrl-C."
+        )
+    )
+    admin.add_backup_arguments(
+        commands.add_parser(
+            "backup", help="copy every room of a relay to a file (safe while it runs)"
+        )
+    )
+    admin.add_restore_arguments(
+        commands.add_parser(
+            "restore", help="put rooms back from a backup file (stop the relay first)"
+        )
+    )
     return parser
 
 
@@ -29,10 +43,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``pair``; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
+    if args.command == "serve":
+        from server.serve import run
+
+        return asyncio.run(run(args))
+    if args.command == "backup":
+        from server.admin import run_backup
+
+        return run_backup(args)
+    if args.command == "restore":
+        from server.admin import run_restore
+
+        return run_restore(args)
+    if args.command == "join":
+        print(
+            "pair join: the terminal editor is not built yet; see README.md for what works today.",
+            file=sys.stderr,
+        )
         return 2
-    print(f"pair: {NOT_YET[args.command]}; see README.md for what works today.", file=sys.stderr)
+    parser.print_help()
     return 2
 
 

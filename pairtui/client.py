@@ -187,8 +187,9 @@ class ClientSession:
         """Wait until joined; raise ``SessionClosed`` if the relay refuses us for good."""
         waiter = asyncio.create_task(self._welcomed.wait())
         assert self._task is not None
-        done, _ = await asyncio.wait({waiter, self._task}, timeout=timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        done, _ = await asyncio.wait(
+            {waiter, self._task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         waiter.cancel()
         if self._fatal is not None:
             raise SessionClosed(self._fatal)
@@ -284,9 +285,14 @@ class ClientSession:
         while not self._closed:
             reason = "connection lost"
             try:
-                async with connect(self.url, open_timeout=self.open_timeout, max_size=None,
-                                   compression=None, ping_interval=20,
-                                   ping_timeout=20) as connection:  # fmt: skip
+                async with connect(
+                    self.url,
+                    open_timeout=self.open_timeout,
+                    max_size=None,
+                    compression=None,
+                    ping_interval=20,
+                    ping_timeout=20,
+                ) as connection:
                     self._connection = connection
                     await self._session(connection)
                     attempt = 0
@@ -312,8 +318,14 @@ class ClientSession:
             await asyncio.sleep(delay)
 
     async def _session(self, connection: ClientConnection) -> None:
-        join = p.Join(protocol=p.PROTOCOL_VERSION, room=self.room, name=self.name,
-                      client_id=self.client_id, key=self.key, color=self.color)  # fmt: skip
+        join = p.Join(
+            protocol=p.PROTOCOL_VERSION,
+            room=self.room,
+            name=self.name,
+            client_id=self.client_id,
+            key=self.key,
+            color=self.color,
+        )
         await connection.send(p.encode(join), text=True)
         async for frame in connection:
             try:
@@ -422,8 +434,9 @@ class ClientSession:
             return  # the sync engines resend their edits after reconnecting
         broadcast([connection], p.encode(message), text=True)  # written now, in order
 
-    def _set_status(self, status: ConnectionStatus, *, retry_at: float | None = None,
-                    reason: str | None = None) -> None:  # fmt: skip
+    def _set_status(
+        self, status: ConnectionStatus, *, retry_at: float | None = None, reason: str | None = None
+    ) -> None:
         self.status = status
         if status != "connected":
             self._welcomed.clear()

@@ -261,12 +261,19 @@ class Relay:
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
-            body = json.dumps({"status": "ok", "version": __version__, "rooms": len(self.rooms),
-                               "connections": self.connections})  # fmt: skip
+            body = json.dumps(
+                {
+                    "status": "ok",
+                    "version": __version__,
+                    "rooms": len(self.rooms),
+                    "connections": self.connections,
+                }
+            )
             return _response(HTTPStatus.OK, body.encode(), "application/json")
         if path == "/metrics":
-            return _response(HTTPStatus.OK, self.metrics.render(),
-                             "text/plain; version=0.0.4; charset=utf-8")  # fmt: skip
+            return _response(
+                HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8"
+            )
         return None
 
     # -- websockets -------------------------------------------------------------------
@@ -298,9 +305,12 @@ class Relay:
             worker = await self._room(join.room)
         except StoreError as error:
             get_logger().error("cannot load room", extra={"room": join.room, "reason": str(error)})
-            await self._refuse(connection, ErrorCode.STORAGE_UNAVAILABLE,
-                               "the relay cannot load this room right now; try again shortly",
-                               CLOSE_TRY_AGAIN_LATER)  # fmt: skip
+            await self._refuse(
+                connection,
+                ErrorCode.STORAGE_UNAVAILABLE,
+                "the relay cannot load this room right now; try again shortly",
+                CLOSE_TRY_AGAIN_LATER,
+            )
             return
         get_logger().info(
             "joined", extra={"conn": connection_id, "room": join.room, "member": member}
@@ -326,15 +336,18 @@ class Relay:
             await self._refuse(connection, error.code, error.message, CLOSE_POLICY)
             return None
         if not isinstance(message, p.Join):
-            await self._refuse(connection, ErrorCode.NOT_JOINED, "the first message must be join",
-                               CLOSE_POLICY)  # fmt: skip
+            await self._refuse(
+                connection, ErrorCode.NOT_JOINED, "the first message must be join", CLOSE_POLICY
+            )
             return None
         if message.protocol != p.PROTOCOL_VERSION:
             await self._refuse(
-                connection, ErrorCode.UNSUPPORTED_PROTOCOL,
+                connection,
+                ErrorCode.UNSUPPORTED_PROTOCOL,
                 f"this relay speaks protocol {p.PROTOCOL_VERSION}, not {message.protocol}; "
-                "upgrade the older side", CLOSE_PROTOCOL,
-            )  # fmt: skip
+                "upgrade the older side",
+                CLOSE_PROTOCOL,
+            )
             return None
         return message
 
@@ -387,8 +400,9 @@ class Relay:
         self.metrics.errors.labels(code=code.value).inc()
         broadcast([connection], p.encode(p.Error(code=code, message=message)), text=True)
 
-    async def _refuse(self, connection: ServerConnection, code: ErrorCode, message: str,
-                      close_code: int) -> None:  # fmt: skip
+    async def _refuse(
+        self, connection: ServerConnection, code: ErrorCode, message: str, close_code: int
+    ) -> None:
         self._send_error(connection, code, message)
         await connection.close(close_code, code.value)
 
@@ -421,6 +435,11 @@ def _internal_error(member: str) -> Effects:
 
 
 def _response(status: HTTPStatus, body: bytes, content_type: str) -> Response:
-    headers = Headers([("Content-Type", content_type), ("Content-Length", str(len(body))),
-                       ("Cache-Control", "no-store")])  # fmt: skip
+    headers = Headers(
+        [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", "no-store"),
+        ]
+    )
     return Response(status.value, status.phrase, headers, body)

@@ -114,10 +114,17 @@ class MemberState:
 
     def public(self) -> p.Member:
         return p.Member(
-            member=self.member, name=self.name, color=self.color, role=self.role,
-            file=self.file, cursor=self.cursor, anchor=self.anchor, viewport=self.viewport,
-            following=self.following, active_at=self.active_at,
-        )  # fmt: skip
+            member=self.member,
+            name=self.name,
+            color=self.color,
+            role=self.role,
+            file=self.file,
+            cursor=self.cursor,
+            anchor=self.anchor,
+            viewport=self.viewport,
+            following=self.following,
+            active_at=self.active_at,
+        )
 
 
 class Room:
@@ -137,7 +144,7 @@ class Room:
                     applied_seqs=f.applied_seqs,
                     max_length=self.limits.max_document_length,
                 ),
-            )  # fmt: skip
+            )
             for f in record.files
         }
         self.chat: list[p.ChatMessage] = list(record.chat[-self.limits.chat_kept :])
@@ -172,10 +179,15 @@ class Room:
         state = MemberState(member, join.client_id, join.name, color, role)
         self.members[member] = state
         welcome = p.Welcome(
-            protocol=p.PROTOCOL_VERSION, server=__version__, room=self.name, member=member,
-            role=role, files=self._file_list(), members=[m.public() for m in self.members.values()],
+            protocol=p.PROTOCOL_VERSION,
+            server=__version__,
+            room=self.name,
+            member=member,
+            role=role,
+            files=self._file_list(),
+            members=[m.public() for m in self.members.values()],
             chat=self.chat[-self.limits.chat_on_join :],
-        )  # fmt: skip
+        )
         return Effects(
             messages=[
                 Reply(member, welcome),
@@ -240,8 +252,13 @@ class Room:
             ack = p.Ack(file=message.file, seq=outcome.seq, revision=outcome.revision)
             return Effects(messages=[Reply(state.member, ack)])
         if not isinstance(outcome, Applied):
-            error = p.Error(code=outcome.code, message=outcome.message, ref="op",
-                            file=message.file, seq=message.seq)  # fmt: skip
+            error = p.Error(
+                code=outcome.code,
+                message=outcome.message,
+                ref="op",
+                file=message.file,
+                seq=message.seq,
+            )
             return Effects(messages=[Reply(state.member, error)], errors=[outcome.code])
         entry = outcome.entry
         state.active_at = now
@@ -256,15 +273,19 @@ class Room:
         return Effects(
             writes=writes,
             messages=[
-                Reply(state.member, p.Ack(file=message.file, seq=entry.seq, revision=entry.revision)),
+                Reply(
+                    state.member, p.Ack(file=message.file, seq=entry.seq, revision=entry.revision)
+                ),
                 Broadcast(
-                    p.RemoteOp(file=message.file, revision=entry.revision, op=json_op,
-                               member=state.member),
-                    exclude=state.member, file=message.file,
+                    p.RemoteOp(
+                        file=message.file, revision=entry.revision, op=json_op, member=state.member
+                    ),
+                    exclude=state.member,
+                    file=message.file,
                 ),
             ],
             ops_applied=1,
-        )  # fmt: skip
+        )
 
     def _open(self, state: MemberState, message: p.Open) -> Effects:
         room_file = self._file(message.file)
@@ -274,8 +295,12 @@ class Room:
         reply: p.ServerMessage
         if entries is None:
             applied_seq = document.applied_seqs.get(state.client_id, (0, 0))[0]
-            reply = p.Snapshot(file=message.file, revision=document.revision, text=document.text,
-                               applied_seq=applied_seq)  # fmt: skip
+            reply = p.Snapshot(
+                file=message.file,
+                revision=document.revision,
+                text=document.text,
+                applied_seq=applied_seq,
+            )
         else:
             ops = [
                 p.HistoryOp(
@@ -283,7 +308,7 @@ class Room:
                     op=e.op.to_json(),
                     member=e.member,
                     seq=e.seq if e.client_id == state.client_id else None,
-                )  # fmt: skip
+                )
                 for e in entries
             ]
             reply = p.Catchup(file=message.file, revision=document.revision, ops=ops)
@@ -307,8 +332,14 @@ class Room:
 
     def _chat(self, state: MemberState, message: p.SendChat, now: float) -> Effects:
         next_id = self.chat[-1].id + 1 if self.chat else 1
-        chat = p.ChatMessage(id=next_id, member=state.member, name=state.name, color=state.color,
-                             text=message.text, time=now)  # fmt: skip
+        chat = p.ChatMessage(
+            id=next_id,
+            member=state.member,
+            name=state.name,
+            color=state.color,
+            text=message.text,
+            time=now,
+        )
         self.chat.append(chat)
         del self.chat[: -self.limits.chat_kept]
         return Effects(

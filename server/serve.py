@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pairtui.dirs import relay_data_dir
 from server.limits import RateLimit
+from server.lock import DataDirBusyError, DataDirLock
 from server.logs import configure, get_logger
 from server.relay import Relay, RelayConfig
 from server.room import RoomLimits
@@ -83,8 +84,21 @@ def config_from(args: argparse.Namespace) -> RelayConfig:
 
 async def run(args: argparse.Namespace) -> int:
     configure(args.log_level)
-    log = get_logger()
     data_dir = args.data_dir or relay_data_dir()
+    lock = DataDirLock(data_dir)
+    try:
+        lock.acquire()
+    except DataDirBusyError as error:
+        print(f"pair serve: {error}.", file=sys.stderr)
+        return 1
+    try:
+        return await _serve(args, data_dir)
+    finally:
+        lock.release()
+
+
+async def _serve(args: argparse.Namespace, data_dir: Path) -> int:
+    log = get_logger()
     try:
         store = await SQLiteStore.open(data_dir, synchronous="FULL" if args.fsync else "NORMAL")
     except StoreError as error:

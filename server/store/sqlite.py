@@ -137,6 +137,23 @@ class SQLiteStore(Store):
             self._connection = None
         self._executor.shutdown(wait=True)
 
+    async def cap_size(self, pages: int | None) -> None:
+        """Cap the database at ``pages`` pages (``None`` lifts the cap).
+
+        Commits past the cap fail as on a full disk; tests use it to check
+        that the relay refuses edits cleanly and recovers when space is back.
+        """
+
+        def apply() -> None:
+            db = self._db()
+            if pages is None:
+                db.execute("PRAGMA max_page_count=4294967294")
+            else:
+                used = db.execute("PRAGMA page_count").fetchone()[0]
+                db.execute(f"PRAGMA max_page_count={max(int(pages), used)}")
+
+        await self._run(apply)
+
     # -- backup and restore ---------------------------------------------------------
 
     async def export(self, *, history: int) -> AsyncIterator[RoomRecord]:
@@ -168,7 +185,8 @@ class SQLiteStore(Store):
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StoreError(
-                    f"{self.path} was written by a newer pairtui (schema {version}); upgrade pairtui"
+                    f"{self.path} was written by a newer pairtui (schema {version}); "
+                    "upgrade pairtui"
                 )
             connection.executescript(SCHEMA)
             connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -193,7 +211,7 @@ class SQLiteStore(Store):
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                await self._run(lambda: self._transaction([w for ws, _ in batch for w in ws]))
+                await self._run(partial(self._transaction, [w for ws, _ in batch for w in ws]))
             except StoreError:
                 # Find out whose writes failed: commit each caller's writes alone.
                 for writes, future in batch:
@@ -209,20 +227,13 @@ class SQLiteStore(Store):
 
     def _transaction(self, writes: Sequence[Write]) -> None:
         db = self._db()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for write in writes:
-                    _apply_write(db, write)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-            self.transactions += 1
-        except sqlite3.Error as error:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise StoreError(f"the database refused the write: {error}") from error
+
+        def work() -> None:
+            for write in writes:
+                _apply_write(db, write)
+
+        _atomically(db, work, "write")
+        self.transactions += 1
 
     @staticmethod
     def _load_room(db: sqlite3.Connection, name: str, history: int) -> RoomRecord | None:
@@ -247,19 +258,26 @@ class SQLiteStore(Store):
 
     def _replace_rooms(self, records: Sequence[RoomRecord]) -> None:
         db = self._db()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for record in records:
-                    _replace_room(db, record)
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        except sqlite3.Error as error:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
-            raise StoreError(f"the database refused the restore: {error}") from error
+
+        def work() -> None:
+            for record in records:
+                _replace_room(db, record)
+
+        _atomically(db, work, "restore")
+
+
+def _atomically(db: sqlite3.Connection, work: Callable[[], None], what: str) -> None:
+    """Run ``work`` in one immediate transaction: all of it is stored, or none."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        work()
+        db.execute("COMMIT")
+    except BaseException as error:
+        if db.in_transaction:  # SQLite may have rolled back already (a full disk does)
+            db.execute("ROLLBACK")
+        if isinstance(error, sqlite3.Error):
+            raise StoreError(f"the database refused the {what}: {error}") from error
+        raise
 
 
 def _load_file(

@@ -16,12 +16,19 @@ class RawPeer:
         self.connection = connection
 
     @classmethod
-    async def join(cls, url: str, room: str = "demo", client_id: str = "raw-client-0123456789",
-                   **fields: Any) -> tuple[RawPeer, dict[str, Any]]:  # fmt: skip
+    async def join(
+        cls, url: str, room: str = "demo", client_id: str = "raw-client-0123456789", **fields: Any
+    ) -> tuple[RawPeer, dict[str, Any]]:
         connection = await connect(url, max_size=None, compression=None)
         peer = cls(connection)
-        message = {"type": "join", "protocol": 1, "room": room, "name": "raw",
-                   "client_id": client_id, **fields}  # fmt: skip
+        message = {
+            "type": "join",
+            "protocol": 1,
+            "room": room,
+            "name": "raw",
+            "client_id": client_id,
+            **fields,
+        }
         await peer.send(message)
         welcome = await peer.expect("welcome")
         return peer, welcome

@@ -32,10 +32,19 @@ class RelayProcess:
     def start(self) -> None:
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server", "--port", str(self.port), "--data-dir",
-             str(self.data_dir)],
-            stdout=handle, stderr=handle, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+            ],
+            stdout=handle,
+            stderr=handle,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             try:

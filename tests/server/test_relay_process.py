@@ -26,8 +26,9 @@ def relay_process(tmp_path: Path) -> Iterator[RelayProcess]:
     process.stop()
 
 
-async def type_markers(session: ClientSession, file: str, rng: random.Random,
-                       typed: list[str], stop: asyncio.Event) -> None:  # fmt: skip
+async def type_markers(
+    session: ClientSession, file: str, rng: random.Random, typed: list[str], stop: asyncio.Event
+) -> None:
     """Type unique markers at random places until told to stop (offline too)."""
     while not stop.is_set():
         sync = session.syncs[file]
@@ -51,8 +52,10 @@ async def test_kill_9_while_typing_loses_no_acknowledged_edit(
 ) -> None:
     rng = random.Random(SEED)
     print(f"seed {SEED}")
-    people = [ClientSession(relay_process.url, "crash", name, backoff=Backoff(0.05, 0.3))
-              for name in ("ada", "bob")]  # fmt: skip
+    people = [
+        ClientSession(relay_process.url, "crash", name, backoff=Backoff(0.05, 0.3))
+        for name in ("ada", "bob")
+    ]
     for person in people:
         await person.start()
     file = people[0].files[0].file
@@ -60,8 +63,7 @@ async def test_kill_9_while_typing_loses_no_acknowledged_edit(
         await person.open(file)
     typed: dict[str, list[str]] = {person.name: [] for person in people}
     stop = asyncio.Event()
-    typists = [asyncio.create_task(type_markers(p, file, rng, typed[p.name], stop))
-               for p in people]  # fmt: skip
+    typists = [asyncio.create_task(type_markers(p, file, rng, typed[p.name], stop)) for p in people]
     for _round in range(3):
         await asyncio.sleep(rng.uniform(0.4, 0.8))
         acknowledged = {
@@ -111,11 +113,16 @@ async def test_sigterm_stores_everything_and_closes_clients_with_1012(
 
 async def test_raw_close_code_on_sigterm_is_1012(relay_process: RelayProcess) -> None:
     async with connect(relay_process.url) as connection:
-        await connection.send('{"type":"join","protocol":1,"room":"r","name":"x",'
-                              '"client_id":"raw-client-0123456789"}')  # fmt: skip
+        await connection.send(
+            '{"type":"join","protocol":1,"room":"r","name":"x","client_id":"raw-client-0123456789"}'
+        )
         await connection.recv()
         await asyncio.to_thread(relay_process.terminate)
-        with pytest.raises(ConnectionClosed) as closed:
+
+        async def read_until_closed() -> None:
             while True:
                 await connection.recv()
+
+        with pytest.raises(ConnectionClosed) as closed:
+            await read_until_closed()
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012

@@ -61,8 +61,9 @@ async def test_resent_op_after_a_lost_ack_is_acknowledged_not_applied_twice(
     again, _ = await RawPeer.join(url)
     await again.send({"type": "open", "file": file, "since": 0})
     catchup = await again.expect("catchup")
-    assert catchup["ops"] == [{"revision": 1, "op": ["once"], "member": catchup["ops"][0]["member"],
-                               "seq": 1}]  # fmt: skip
+    assert catchup["ops"] == [
+        {"revision": 1, "op": ["once"], "member": catchup["ops"][0]["member"], "seq": 1}
+    ]
     await again.send(op_frame(file, 0, 1, ["once"]))  # a naive client resends anyway
     ack = await again.expect("ack")
     assert (ack["seq"], ack["revision"]) == (1, 1)

@@ -1,0 +1,74 @@
+"""A full disk: edits are refused clearly, nothing acknowledged is lost, and it recovers."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from pathlib import Path
+
+from pairtui.client import Backoff, ClientSession, ErrorReceived
+from server.logs import JsonFormatter, get_logger
+from server.relay import Relay, RelayConfig
+from server.store.sqlite import SQLiteStore
+from tests.server.conftest import SessionFactory, relay_url
+
+
+async def test_full_disk_refuses_edits_keeps_acknowledged_ones_and_recovers(
+    tmp_path: Path,
+) -> None:
+    store = await SQLiteStore.open(tmp_path / "relay")
+    relay = Relay(store, RelayConfig(port=0))
+    await relay.start()
+    ada = ClientSession(relay_url(relay), "full", "ada", backoff=Backoff(0.05, 0.2))
+    errors: list[str] = []
+    ada.subscribe(lambda e: errors.append(e.code) if isinstance(e, ErrorReceived) else None)
+    await ada.start()
+    file = ada.files[0].file
+    await ada.open(file)
+    ada.replace(file, 0, 0, "acknowledged\n")
+    await ada.wait_synced()
+    await store.cap_size(0)
+    ada.replace(file, 13, 0, "x" * 200_000)  # needs new pages: the disk is "full"
+    for _ in range(300):
+        if "storage_unavailable" in errors:
+            break
+        await asyncio.sleep(0.01)
+    assert "storage_unavailable" in errors
+    assert ada.pending  # the edit is kept, not dropped
+    record = await store.load_room("full", history=10)
+    assert record is not None and record.files[0].text == "acknowledged\n"
+    await store.cap_size(None)  # space is back
+    await ada.wait_synced(timeout=15)
+    record = await store.load_room("full", history=10)
+    assert record is not None and record.files[0].text == "acknowledged\n" + "x" * 200_000
+    assert ada.syncs[file].text == record.files[0].text
+    await ada.close()
+    await relay.shutdown()
+    await store.close()
+
+
+async def test_logs_name_ids_but_never_text_chat_or_keys(session: SessionFactory) -> None:
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(JsonFormatter())
+    logger = get_logger()
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        ada = await session("ada", key="SECRET-KEY-1234567890")
+        file = ada.files[0].file
+        await ada.open(file)
+        ada.replace(file, 0, 0, "SECRET-DOCUMENT-TEXT")
+        ada.send_chat("SECRET-CHAT-MESSAGE")
+        await ada.wait_synced()
+        ada.send_raw('{"type": "chat", "text": "SECRET-IN-BAD-FRAME", "x": [}')
+        await asyncio.sleep(0.1)
+        await ada.close()
+        await asyncio.sleep(0.05)
+    finally:
+        logger.removeHandler(handler)
+    logs = buffer.getvalue()
+    assert '"room": "demo"' in logs and '"conn":' in logs
+    for secret in ("SECRET-KEY", "SECRET-DOCUMENT", "SECRET-CHAT", "SECRET-IN-BAD"):
+        assert secret not in logs

@@ -1,0 +1,129 @@
+"""The sans-I/O room: who gets what, what gets stored, and what is refused."""
+
+from __future__ import annotations
+
+from pairtui.core import protocol as p
+from server.room import Broadcast, Effects, Reply, Room, RoomLimits
+from server.store.records import ChatAppended, FileCreated, OpAppended, RoomCreated, SnapshotSaved
+
+
+def join(room: Room, member: str, role: p.Role = "write") -> Effects:
+    message = p.Join(
+        protocol=1, room=room.name, name=member.upper(), client_id=f"client-{member}-0123456789"
+    )
+    return room.join(member, message, role)
+
+
+def new_room(limits: RoomLimits | None = None) -> tuple[Room, str]:
+    room, effects = Room.create("r", 1.0, limits)
+    assert [type(w) for w in effects.writes] == [RoomCreated, FileCreated]
+    file = next(iter(room.files))
+    return room, file
+
+
+def replies(effects: Effects, member: str) -> list[p.ServerMessage]:
+    return [m.message for m in effects.messages if isinstance(m, Reply) and m.member == member]
+
+
+def codes(effects: Effects) -> list[str]:
+    return [m.message.code for m in effects.messages if isinstance(m.message, p.Error)]
+
+
+def test_join_welcomes_and_announces() -> None:
+    room, file = new_room()
+    join(room, "a")
+    effects = join(room, "b")
+    [welcome] = replies(effects, "b")
+    assert isinstance(welcome, p.Welcome)
+    assert welcome.files == [p.FileInfo(file=file, path="main.py")]
+    assert {m.member for m in welcome.members} == {"a", "b"}
+    assert len({m.color for m in welcome.members}) == 2
+    [announce] = [m for m in effects.messages if isinstance(m, Broadcast)]
+    assert announce.exclude == "b" and isinstance(announce.message, p.MemberJoined)
+
+
+def test_op_is_stored_acked_and_sent_only_to_viewers_of_the_file() -> None:
+    room, file = new_room()
+    join(room, "a")
+    join(room, "b")
+    room.handle("a", p.Open(file=file), 2.0)
+    effects = room.handle("a", p.Op(file=file, revision=0, seq=1, op=["hi"]), 3.0)
+    assert [type(w) for w in effects.writes] == [OpAppended]
+    assert replies(effects, "a") == [p.Ack(file=file, seq=1, revision=1)]
+    [remote] = [m for m in effects.messages if isinstance(m, Broadcast)]
+    assert remote.file == file and remote.exclude == "a"
+    assert room.members["a"].active_at == 3.0
+
+
+def test_read_only_member_cannot_write_anything_but_can_read_and_chat() -> None:
+    room, file = new_room()
+    join(room, "guest", role="read")
+    assert isinstance(replies(room.handle("guest", p.Open(file=file), 1.0), "guest")[0], p.Snapshot)
+    writes: list[p.ClientMessage] = [
+        p.Op(file=file, revision=0, seq=1, op=["x"]),
+        p.CreateFile(path="new.py"),
+        p.RenameFile(file=file, path="other.py"),
+        p.DeleteFile(file=file),
+    ]
+    for message in writes:
+        effects = room.handle("guest", message, 1.0)
+        assert codes(effects) == ["read_only"], message
+        assert effects.writes == []
+    assert room.files[file].document.text == "" and room.files[file].path == "main.py"
+    chat = room.handle("guest", p.SendChat(text="can I ask?"), 1.0)
+    assert [type(w) for w in chat.writes] == [ChatAppended]
+
+
+def test_presence_is_clamped_to_the_document_and_broadcast() -> None:
+    room, file = new_room()
+    join(room, "a")
+    effects = room.handle("a", p.SetPresence(file=file, cursor=500, anchor=3, following="zz"), 1.0)
+    state = room.members["a"]
+    assert (state.cursor, state.anchor, state.following) == (0, 0, None)
+    assert isinstance(effects.messages[0].message, p.PresenceChanged)
+
+
+def test_leaving_clears_who_followed_you() -> None:
+    room, _ = new_room()
+    join(room, "a")
+    join(room, "b")
+    room.handle("b", p.SetPresence(following="a"), 1.0)
+    assert room.members["b"].following == "a"
+    room.leave("a")
+    assert room.members["b"].following is None
+    assert room.leave("a").messages == []  # leaving twice is harmless
+
+
+def test_snapshot_every_n_ops_and_history_is_trimmed() -> None:
+    room, file = new_room(RoomLimits(snapshot_every=3, history=2))
+    join(room, "a")
+    room.handle("a", p.Open(file=file), 1.0)
+    snapshots = 0
+    for seq in range(1, 10):
+        document = room.files[file].document
+        op = [len(document.text), "x"] if document.text else ["x"]
+        effects = room.handle("a", p.Op(file=file, revision=document.revision, seq=seq, op=op), 1.0)
+        snapshots += sum(isinstance(w, SnapshotSaved) for w in effects.writes)
+    assert snapshots == 3
+    assert len(room.files[file].document.history) <= 4
+
+
+def test_file_limit_and_summon() -> None:
+    room, file = new_room(RoomLimits(max_files=2))
+    join(room, "a")
+    join(room, "b")
+    assert codes(room.handle("a", p.CreateFile(path="two.py"), 1.0)) == []
+    assert codes(room.handle("a", p.CreateFile(path="three.py"), 1.0)) == ["too_many_files"]
+    room.handle("a", p.SetPresence(file=file, cursor=0), 1.0)
+    [summon] = room.handle("a", p.Summon(), 1.0).messages
+    assert isinstance(summon, Broadcast) and summon.exclude == "a"
+    assert summon.message == p.Summoned(member="a", file=file, cursor=0)
+
+
+def test_deleting_an_open_file_clears_presence_on_it() -> None:
+    room, file = new_room()
+    join(room, "a")
+    room.handle("a", p.Open(file=file), 1.0)
+    room.handle("a", p.SetPresence(file=file, cursor=0), 1.0)
+    room.handle("a", p.DeleteFile(file=file), 1.0)
+    assert room.members["a"].file is None and file not in room.members["a"].open_files
