@@ -93,6 +93,21 @@ def timed(function: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
+def measure(trace: SequentialTrace, limit: int, sqlite_limit: int) -> dict[str, object]:
+    ops = trace_ops(trace, limit)
+    short = ops[:sqlite_limit]
+    start = trace.start
+    runs: dict[str, tuple[Callable[[], object], int]] = {
+        "document": (lambda: run_document(start, ops), len(ops)),
+        "room": (lambda: run_room(start, ops, False), len(ops)),
+        "room+encode": (lambda: run_room(start, ops, True), len(ops)),
+        "sqlite/op": (lambda: asyncio.run(run_sqlite(start, short, 1)), len(short)),
+        "sqlite/64": (lambda: asyncio.run(run_sqlite(start, ops, 64)), len(ops)),
+    }
+    rates = {variant: count / timed(run) for variant, (run, count) in runs.items()}
+    return {"trace": trace.name, "ops": len(ops), "ops_per_second": rates}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=40_000, help="patches per trace")
@@ -107,30 +122,8 @@ def main() -> None:
     console = Console(width=max(Console().width, 110))
     results = []
     for name in SEQUENTIAL:
-        trace = load_sequential(name)
-        ops = trace_ops(trace, args.limit)
-        short = ops[: args.sqlite_limit]
-        with console.status(f"{name}: {len(ops):,} ops"):
-            seconds = {
-                "document": (timed(lambda: run_document(trace.start, ops)), len(ops)),
-                "room": (timed(lambda: run_room(trace.start, ops, False)), len(ops)),
-                "room+encode": (timed(lambda: run_room(trace.start, ops, True)), len(ops)),
-                "sqlite/op": (
-                    timed(lambda: asyncio.run(run_sqlite(trace.start, short, 1))),
-                    len(short),
-                ),
-                "sqlite/64": (
-                    timed(lambda: asyncio.run(run_sqlite(trace.start, ops, 64))),
-                    len(ops),
-                ),
-            }
-        results.append(
-            {
-                "trace": name,
-                "ops": len(ops),
-                "ops_per_second": {k: n / s for k, (s, n) in seconds.items()},
-            }
-        )
+        with console.status(f"{name}: up to {args.limit:,} ops"):
+            results.append(measure(load_sequential(name), args.limit, args.sqlite_limit))
     table = Table(title="Room core and store throughput (ops/s)")
     table.add_column("trace")
     table.add_column("ops", justify="right")
