@@ -53,8 +53,9 @@ async def test_backup_while_running_and_restore_twice(relay: Relay, tmp_path: Pa
     target = tmp_path / "rooms.pairtui.gz"
     assert isinstance(relay.store, SQLiteStore)
     seen: list[tuple[int, int]] = []
-    count = await backup(relay.store, target, history=1000,
-                         progress=lambda done, total: seen.append((done, total)))
+    count = await backup(
+        relay.store, target, history=1000, progress=lambda done, total: seen.append((done, total))
+    )
     assert count == 2 and seen[-1] == (2, 2)
     original = await snapshot(relay.store)
 
@@ -81,16 +82,21 @@ async def test_truncated_or_damaged_backups_restore_nothing(relay: Relay, tmp_pa
     tampered = tmp_path / "tampered.gz"
     tampered.write_bytes(gzip.compress(plain.replace(b"alpha0 ", b"alphaX ", 1)))
     not_backup = tmp_path / "not.gz"
-    not_backup.write_bytes(gzip.compress(b'{"kind":"header","format":"other","version":1,'
-                                         b'"created":0}\n'))
+    not_backup.write_bytes(
+        gzip.compress(b'{"kind":"header","format":"other","version":1,"created":0}\n')
+    )
     garbage = tmp_path / "garbage.gz"
     garbage.write_bytes(b"this is not gzip at all")
 
     target = await SQLiteStore.open(tmp_path / "target")
     before = await snapshot(target)
-    for bad, fragment in [(truncated, "truncated"), (no_end, "truncated"),
-                          (tampered, "checksum"), (not_backup, "not a pairtui backup"),
-                          (garbage, "corrupt")]:
+    for bad, fragment in [
+        (truncated, "truncated"),
+        (no_end, "truncated"),
+        (tampered, "checksum"),
+        (not_backup, "not a pairtui backup"),
+        (garbage, "corrupt"),
+    ]:
         with pytest.raises(BackupError, match=fragment):
             await restore(target, bad)
         assert await snapshot(target) == before, bad.name
@@ -108,14 +114,39 @@ async def test_pair_backup_and_restore_commands(relay: Relay, tmp_path: Path) ->
     assert isinstance(relay.store, SQLiteStore)
     data_dir = relay.store.path.parent
     file = tmp_path / "cli.gz"
-    done = subprocess.run([sys.executable, "-m", "pairtui.cli", "backup", str(file),
-                           "--data-dir", str(data_dir)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pairtui.cli", "backup", str(file), "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert "backed up 2 room(s)" in done.stderr
-    restored = subprocess.run([sys.executable, "-m", "pairtui.cli", "restore", str(file),
-                               "--data-dir", str(tmp_path / "new")], capture_output=True, text=True)
+    restored = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pairtui.cli",
+            "restore",
+            str(file),
+            "--data-dir",
+            str(tmp_path / "new"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert restored.returncode == 0, restored.stderr
     assert "restored 2 room(s)" in restored.stderr
-    bad = subprocess.run([sys.executable, "-m", "pairtui.cli", "restore", str(tmp_path / "no.gz"),
-                          "--data-dir", str(tmp_path / "new")], capture_output=True, text=True)
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pairtui.cli",
+            "restore",
+            str(tmp_path / "no.gz"),
+            "--data-dir",
+            str(tmp_path / "new"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 1 and "does not exist" in bad.stderr

@@ -21,8 +21,12 @@ from tests.server.conftest import relay_url
 @pytest.fixture
 async def strict_relay(tmp_path: Path) -> AsyncIterator[Relay]:
     store = await SQLiteStore.open(tmp_path / "relay")
-    config = RelayConfig(port=0, join_timeout=0.3, idle_timeout=0.5,
-                         room_limits=RoomLimits(history=5, snapshot_every=4))
+    config = RelayConfig(
+        port=0,
+        join_timeout=0.3,
+        idle_timeout=0.5,
+        room_limits=RoomLimits(history=5, snapshot_every=4),
+    )
     relay = Relay(store, config)
     await relay.start()
     yield relay
@@ -48,8 +52,11 @@ async def test_a_connection_that_never_joins_is_closed(strict_relay: Relay) -> N
 
 async def test_an_idle_connection_is_closed(strict_relay: Relay) -> None:
     async with connect(relay_url(strict_relay)) as connection:
-        await connection.send(json.dumps({"type": "join", "protocol": 1, "room": "idle",
-                                          "name": "x", "client_id": "c" * 20}))
+        await connection.send(
+            json.dumps(
+                {"type": "join", "protocol": 1, "room": "idle", "name": "x", "client_id": "c" * 20}
+            )
+        )
         messages, code = await asyncio.wait_for(recv_until_closed(connection), 5)
     assert messages[0]["type"] == "welcome"
     assert code == 1001
