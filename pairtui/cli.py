@@ -19,8 +19,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pairtui {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    join = commands.add_parser("join", help="edit a room's files together with your partner")
+    join = commands.add_parser(
+        "join",
+        help="edit a room's files together with your partner",
+        description="Join a room. With no --server (and none in config.toml) a relay on "
+        "this machine is used, started in the background if none is running.",
+    )
     join.add_argument("room", help="the room to join, e.g. 'demo'")
+    join.add_argument("--server", help="relay URL, e.g. ws://host:8765/ (default: local relay)")
+    join.add_argument("--name", help="your name as others see it (default: your login name)")
+    join.add_argument("--file", help="open (or create) this file of the room first")
     serve.add_arguments(
         commands.add_parser(
             "serve", help="run a relay", description="Run a pairtui relay until SIGTERM or Ctrl-C."
@@ -56,11 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_restore(args)
     if args.command == "join":
-        print(
-            "pair join: the terminal editor is not built yet; see README.md for what works today.",
-            file=sys.stderr,
-        )
-        return 2
+        from pairtui.join import run_join
+
+        return run_join(args)
     parser.print_help()
     return 2
 

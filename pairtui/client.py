@@ -30,8 +30,10 @@ from pairtui.core import protocol as p
 from pairtui.core.ot import TextOperation, transform_index
 from pairtui.core.protocol import ErrorCode
 from pairtui.core.sync import FileSync, RemoteChange, SyncError
+from pairtui.journal import Journal
 
 FATAL_CODES = {ErrorCode.BAD_KEY, ErrorCode.UNSUPPORTED_PROTOCOL}
+JOURNAL_DELAY = 0.5
 
 
 def new_client_id() -> str:
@@ -141,11 +143,13 @@ class ClientSession:
         backoff: Backoff | None = None,
         open_timeout: float = 10.0,
         seed: int | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.url = url
         self.room = room
         self.name = name
-        self.client_id = client_id or new_client_id()
+        self.journal = journal
+        self.client_id = client_id or (journal.client_id() if journal else new_client_id())
         self.color = color
         self.key = key
         self.backoff = backoff or Backoff()
@@ -170,12 +174,22 @@ class ClientSession:
         self._rng = random.Random(seed)
         self._pings: dict[int, float] = {}
         self._ping_ids = 0
+        self._unjournaled: set[str] = set()
+        self._journal_timer: asyncio.TimerHandle | None = None
+        if journal is not None:
+            for restored in journal.load():
+                self.syncs[restored.file] = restored.sync
 
     # -- life cycle -------------------------------------------------------------------
 
     def subscribe(self, callback: Callable[[SessionEvent], None]) -> None:
         """Call ``callback`` with every event, in order, on the event loop."""
         self._subscribers.append(callback)
+
+    def unsubscribe(self, callback: Callable[[SessionEvent], None]) -> None:
+        """Stop calling ``callback`` (an app shutting down)."""
+        if callback in self._subscribers:
+            self._subscribers.remove(callback)
 
     async def start(self, *, wait: bool = True) -> None:
         """Connect in the background; with ``wait``, return once the room is joined."""
@@ -197,6 +211,7 @@ class ClientSession:
             raise TimeoutError(f"could not join {self.room!r} at {self.url}")
 
     async def close(self) -> None:
+        self.flush_journal()
         self._closed = True
         if self._connection is not None:
             await self._connection.close()
@@ -227,6 +242,7 @@ class ClientSession:
         sync.local_edit(op)
         self._move_cursors(file, op, author=self.member)
         self._flush(sync)
+        self._journal(sync)
 
     def replace(self, file: str, position: int, deleted: int, inserted: str) -> TextOperation:
         """Convenience: replace ``deleted`` code points at ``position`` with ``inserted``."""
@@ -306,6 +322,9 @@ class ClientSession:
                 self._connection = None
                 for sync in self.syncs.values():
                     sync.disconnected()
+                    if sync.has_pending:
+                        self._unjournaled.add(sync.file)
+                self.flush_journal()
             if self._fatal is not None:
                 self._set_status("closed", reason=self._fatal)
                 return
@@ -400,6 +419,7 @@ class ClientSession:
                 self._move_cursors(message.file, event.op, author=event.member)
                 self._emit(FileChanged(message.file, event.op, event.member))
         self._flush(sync)
+        self._journal(sync)
 
     def _error(self, message: p.Error) -> None:
         if message.file is not None and message.seq is not None:
@@ -409,6 +429,10 @@ class ClientSession:
                 self._flush(sync)
         if message.code in FATAL_CODES:
             self._fatal = f"{message.code}: {message.message}"
+        if message.ref == "open" and message.file is not None and message.file in self.syncs:
+            lost = self.syncs.pop(message.file)  # reopened after a restart, but it is gone
+            if self.journal is not None:
+                self.journal.forget(lost.file)
         if message.ref == "open" and message.file is not None:
             opening = self._opening.pop(message.file, None)
             if opening is not None:
@@ -423,6 +447,32 @@ class ClientSession:
             cursor = None if member.cursor is None else transform_index(member.cursor, op, own=own)
             anchor = None if member.anchor is None else transform_index(member.anchor, op, own=own)
             self.members[member_id] = msgspec.structs.replace(member, cursor=cursor, anchor=anchor)
+
+    def _journal(self, sync: FileSync) -> None:
+        """Keep the journal current: at once while offline, within half a second online."""
+        if self.journal is None:
+            return
+        self._unjournaled.add(sync.file)
+        if self.status != "connected":
+            self.flush_journal()
+        elif self._journal_timer is None:
+            loop = asyncio.get_running_loop()
+            self._journal_timer = loop.call_later(JOURNAL_DELAY, self.flush_journal)
+
+    def flush_journal(self) -> None:
+        """Write every pending change to the journal now."""
+        if self._journal_timer is not None:
+            self._journal_timer.cancel()
+            self._journal_timer = None
+        if self.journal is None:
+            return
+        for file in self._unjournaled:
+            sync = self.syncs.get(file)
+            if sync is None:
+                self.journal.forget(file)
+            else:
+                self.journal.record(sync)
+        self._unjournaled.clear()
 
     def _flush(self, sync: FileSync) -> None:
         for message in sync.data_to_send():

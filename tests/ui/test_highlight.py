@@ -9,7 +9,10 @@ import pytest
 from pairtui.ui.highlight import Highlighter, _add_spans, _line_offsets, lexer_for, style_name
 
 SAMPLES = {
-    "example.py": 'import os\n\n\nclass A:\n    """Doc\n    string"""\n    def f(self, x=1.5):\n        return "s" + str(x)  # note\n',
+    "example.py": (
+        'import os\n\n\nclass A:\n    """Doc\n    string"""\n'
+        '    def f(self, x=1.5):\n        return "s" + str(x)  # note\n'
+    ),
     "example.c": "/* multi\n   line */\nint main(void) {\n  return 0; // done\n}\n",
     "example.md": "# Title\n\nSome *text* and `code`.\n\n```py\nx = 1\n```\n",
     "example.rs": 'fn main() {\n    let s = r#"raw\n"#;\n    println!("{}", s);\n}\n',

@@ -1,0 +1,330 @@
+"""The shared-file editor: Textual's TextArea, speaking operations instead of keystrokes.
+
+Every change the person makes reaches ``TextArea.edit``; this widget turns it
+into a ``TextOperation`` and hands it to ``on_local_op`` (set by the app) at
+once, so the sync engine never lags the screen. Remote operations come in
+through ``apply_remote``, which keeps your cursor on the text it was on.
+Undo and redo go through ``core/undo.py``: only your own edits, transformed
+past your partner's. Highlighting comes from Pygments through the incremental
+``Highlighter``; partners' cursors and selections are drawn in their colours.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from rich.style import Style
+from textual.document._document import EditResult
+from textual.document._edit import Edit
+from textual.message import Message
+from textual.widgets import TextArea
+from textual.widgets.text_area import Selection
+
+from pairtui.core.ot import TextOperation, transform_index
+from pairtui.core.undo import UndoManager
+from pairtui.ui.highlight import Highlighter, lexer_for
+
+Location = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class RemoteCursor:
+    """A partner's cursor and selection in this file, in code point indices."""
+
+    member: str
+    name: str
+    color: str
+    cursor: int
+    anchor: int
+
+
+class _LazyHighlights:
+    """Stands in for TextArea's highlight map: computes a line's highlights on demand."""
+
+    def __init__(self, editor: PairEditor) -> None:
+        self._editor = editor
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __getitem__(self, row: int) -> list[tuple[int, int | None, str]]:
+        return self._editor.line_highlights(row)
+
+    def clear(self) -> None:
+        return None
+
+
+class PairEditor(TextArea):
+    """A TextArea bound to one shared file."""
+
+    DEFAULT_CSS = """
+    PairEditor { height: 1fr; border: none; padding: 0; }
+    """
+
+    class CursorMoved(Message):
+        """The local cursor or selection moved (coalesced: only the latest matters)."""
+
+        def __init__(self, cursor: int, anchor: int, viewport: tuple[int, int]) -> None:
+            super().__init__()
+            self.cursor = cursor
+            self.anchor = anchor
+            self.viewport = viewport
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, PairEditor.CursorMoved)
+
+    class Typed(Message):
+        """The person changed the text (follow mode and idle detection listen)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        # TextArea's constructor already calls overridden hooks: set their state first.
+        self._shadow = ""  # exactly the text on screen, as one string for index math
+        self._applying_remote = False
+        self._highlighter: Highlighter | None = None
+        self._pair_styles: dict[str, Style] = {}
+        self._cursor_locations: list[tuple[str, Location, Location, Location]] | None = None
+        self.remote_cursors: list[RemoteCursor] = []
+        super().__init__(
+            soft_wrap=False,
+            show_line_numbers=True,
+            tab_behavior="indent",
+            theme="monokai",
+            max_checkpoints=1,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        self._highlights = _LazyHighlights(self)  # type: ignore[assignment]
+        self.indent_type = "spaces"
+        self.indent_width = 4
+        self.on_local_op: Callable[[TextOperation], None] | None = None
+        self.undo_manager = UndoManager()
+        self.path = ""
+        self.last_keystroke_seconds = 0.0
+
+    # -- loading and remote changes (attributes and calls down from the app) ----------
+
+    def load(self, path: str, text: str) -> None:
+        """Show ``text`` as file ``path`` with fresh undo history."""
+        self.path = path
+        self._applying_remote = True
+        try:
+            self.load_text(text)
+        finally:
+            self._applying_remote = False
+        self._shadow = text
+        self.undo_manager = UndoManager()
+        document = self.document
+        self._highlighter = Highlighter(
+            lexer_for(path),
+            document.get_line,
+            document.line_count,
+            get_text=lambda: self._shadow,
+            line_offset=self._line_offset,
+        )
+        self._line_cache.clear()
+        self.refresh()
+
+    def apply_remote(self, op: TextOperation) -> None:
+        """Apply a partner's op; your cursor and selection stay on their text."""
+        cursor = self._index(self.selection.end)
+        anchor = self._index(self.selection.start)
+        self._applying_remote = True
+        try:
+            for position, deleted, inserted in reversed(list(op.edits())):
+                start = self._location(position)
+                end = self._location(position + deleted)
+                self._replace_and_track(start, end, inserted)
+        finally:
+            self._applying_remote = False
+        self._shadow = op.apply(self._shadow)
+        self.undo_manager.remote(op)
+        cursor = transform_index(cursor, op, own=False)
+        anchor = transform_index(anchor, op, own=False)
+        self.selection = Selection(self._location(anchor), self._location(cursor))
+
+    def set_remote_cursors(self, cursors: list[RemoteCursor]) -> None:
+        """Partners' cursors in this file, to be drawn in their colours."""
+        self.remote_cursors = cursors
+        self._cursor_locations = None
+        for cursor in cursors:
+            base = Style.parse(cursor.color)
+            self._pair_styles[f"pair.{cursor.member}.cursor"] = Style(
+                bgcolor=base.color, color="black", bold=True
+            )
+            self._pair_styles[f"pair.{cursor.member}.selection"] = Style(
+                bgcolor=base.color, dim=True
+            )
+        self._theme.syntax_styles.update(self._pair_styles)
+        self._line_cache.clear()
+        self.refresh()
+
+    @property
+    def text_now(self) -> str:
+        """The text on screen (without joining the document's lines)."""
+        return self._shadow
+
+    def cursor_index(self) -> int:
+        return self._index(self.selection.end)
+
+    def move_to_index(self, index: int, *, center: bool = False) -> None:
+        location = self._location(min(index, len(self._shadow)))
+        self.selection = Selection.cursor(location)
+        self.scroll_cursor_visible(center=center)
+
+    # -- local edits ------------------------------------------------------------------
+
+    def edit(self, edit: Edit) -> EditResult:
+        if self._applying_remote:
+            return super().edit(edit)
+        started = time.perf_counter()
+        text = edit.text.replace("\r\n", "\n").replace("\r", "\n")
+        start, end = sorted((edit.from_location, edit.to_location))
+        start_index, end_index = self._index(start), self._index(end)
+        op = TextOperation.from_edit(len(self._shadow), start_index, end_index - start_index, text)
+        before = self._shadow
+        result = self._replace_and_track(start, end, text, edit.maintain_selection_offset)
+        self._shadow = op.apply(before)
+        self.undo_manager.record(op, before, time.monotonic())
+        if self.on_local_op is not None:
+            self.on_local_op(op)
+        self.post_message(self.Typed())
+        self.last_keystroke_seconds = time.perf_counter() - started
+        return result
+
+    def action_undo(self) -> None:
+        self._apply_own(self.undo_manager.undo(self._shadow))
+
+    def action_redo(self) -> None:
+        self._apply_own(self.undo_manager.redo(self._shadow))
+
+    def undo(self) -> None:
+        self.action_undo()
+
+    def redo(self) -> None:
+        self.action_redo()
+
+    def _apply_own(self, op: TextOperation | None) -> None:
+        """An undo or redo: a local edit that must not enter the undo history again."""
+        if op is None:
+            self.app.bell()
+            return
+        self._applying_remote = True  # apply without recording it as a new edit
+        try:
+            edits = list(op.edits())
+            for position, deleted, inserted in reversed(edits):
+                self._replace_and_track(
+                    self._location(position), self._location(position + deleted), inserted
+                )
+        finally:
+            self._applying_remote = False
+        self._shadow = op.apply(self._shadow)
+        first_change = transform_index(edits[0][0], op, own=True) if edits else 0
+        self.selection = Selection.cursor(self._location(first_change))
+        if self.on_local_op is not None:
+            self.on_local_op(op)
+        self.post_message(self.Typed())
+
+    def _replace_and_track(
+        self, start: Location, end: Location, text: str, maintain_selection_offset: bool = True
+    ) -> EditResult:
+        """Change the document and tell the highlighter which lines changed."""
+        result = super().edit(Edit(text, start, end, maintain_selection_offset))
+        if self._highlighter is not None:
+            self._highlighter.edited(start[0], end[0], result.end_location[0])
+        return result
+
+    def _build_highlight_map(self) -> None:
+        """TextArea calls this after every edit; lines are highlighted lazily instead."""
+        self._line_cache.clear()
+        self._cursor_locations = None
+
+    def _set_theme(self, theme: str) -> None:
+        super()._set_theme(theme)
+        self._theme.syntax_styles = {**self._theme.syntax_styles, **self._pair_styles}
+
+    def _watch_selection(self, previous: Selection, selection: Selection) -> None:
+        super()._watch_selection(previous, selection)
+        if self._applying_remote:
+            return
+        top = self.scroll_offset.y
+        self.post_message(
+            self.CursorMoved(
+                self._index(selection.end),
+                self._index(selection.start),
+                (top, top + self.size.height),
+            )
+        )
+
+    # -- highlights -----------------------------------------------------------------------
+
+    def line_highlights(self, row: int) -> list[tuple[int, int | None, str]]:
+        """Syntax spans plus partners' cursors for line ``row``, in UTF-8 byte columns."""
+        spans: list[tuple[int, int, str]] = []
+        if self._highlighter is not None:
+            spans.extend(self._highlighter.spans(row))
+        spans.extend(self._cursor_spans(row))
+        if not spans:
+            return []
+        line = self.document.get_line(row)
+        if line.isascii():
+            return list(spans)
+        byte_at = _byte_columns(line)
+        return [(byte_at[min(s, len(line))], byte_at[min(e, len(line))], n) for s, e, n in spans]
+
+    def _cursor_spans(self, row: int) -> Iterator[tuple[int, int, str]]:
+        if not self.remote_cursors:
+            return
+        if self._cursor_locations is None:
+            located = []
+            for c in self.remote_cursors:
+                anchor, cursor = self._location(c.anchor), self._location(c.cursor)
+                located.append((c.member, min(anchor, cursor), max(anchor, cursor), cursor))
+            self._cursor_locations = located
+        line_length = len(self.document.get_line(row))
+        for member, low, high, (cursor_row, cursor_column) in self._cursor_locations:
+            if low != high and low[0] <= row <= high[0]:
+                start = low[1] if low[0] == row else 0
+                end = high[1] if high[0] == row else line_length
+                if end > start:
+                    yield start, end, f"pair.{member}.selection"
+            if cursor_row == row:
+                yield cursor_column, cursor_column + 1, f"pair.{member}.cursor"
+
+    # -- index math on the shadow text ------------------------------------------------------
+
+    def _line_offset(self, row: int) -> int:
+        lines = self.document.lines
+        return sum(map(len, lines[:row])) + row
+
+    def _index(self, location: Location) -> int:
+        row, column = location
+        row = min(row, self.document.line_count - 1)
+        return min(self._line_offset(row) + column, len(self._shadow))
+
+    def _location(self, index: int) -> Location:
+        shadow = self._shadow
+        index = max(0, min(index, len(shadow)))
+        row = shadow.count("\n", 0, index)
+        return row, index - (shadow.rfind("\n", 0, index) + 1)
+
+    def screen_offset_of(self, index: int) -> tuple[int, int] | None:
+        """Where a text index appears inside this widget, or ``None`` if scrolled away."""
+        row, column = self._location(index)
+        scroll_x, scroll_y = self.scroll_offset
+        line = self.document.get_line(row)
+        from rich.cells import cell_len
+
+        x = cell_len(line[:column].expandtabs(self.indent_width)) - scroll_x + self.gutter_width
+        y = row - scroll_y
+        if not (0 <= y < self.size.height and self.gutter_width <= x < self.size.width):
+            return None
+        return x, y
+
+
+def _byte_columns(line: str) -> list[int]:
+    """UTF-8 byte offset of each code point column (and one past the end)."""
+    offsets = [0]
+    for char in line:
+        offsets.append(offsets[-1] + len(char.encode("utf-8")))
+    return offsets
