@@ -29,11 +29,12 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from pairtui.core import protocol as p
 from pairtui.core.ot import TextOperation, transform_index
 from pairtui.core.protocol import ErrorCode
-from pairtui.core.sync import FileSync, RemoteChange, SyncError
+from pairtui.core.sync import FileSync, RemoteChange, RetryLater, SyncError
 from pairtui.journal import Journal
 
 FATAL_CODES = {ErrorCode.BAD_KEY, ErrorCode.UNSUPPORTED_PROTOCOL}
 JOURNAL_DELAY = 0.5
+RETRY_DELAY = 0.5  # after the relay's rate limit refused an edit
 
 
 def new_client_id() -> str:
@@ -427,6 +428,9 @@ class ClientSession:
             if sync is not None:
                 sync.receive(message)
                 self._flush(sync)
+                if any(isinstance(e, RetryLater) for e in sync.events_received()):
+                    asyncio.get_running_loop().call_later(RETRY_DELAY, self._resend, sync)
+                    return  # a pause, not a problem to show
         if message.code in FATAL_CODES:
             self._fatal = f"{message.code}: {message.message}"
         if message.ref == "open" and message.file is not None and message.file in self.syncs:
@@ -447,6 +451,11 @@ class ClientSession:
             cursor = None if member.cursor is None else transform_index(member.cursor, op, own=own)
             anchor = None if member.anchor is None else transform_index(member.anchor, op, own=own)
             self.members[member_id] = msgspec.structs.replace(member, cursor=cursor, anchor=anchor)
+
+    def _resend(self, sync: FileSync) -> None:
+        if self.syncs.get(sync.file) is sync:
+            sync.resend()
+            self._flush(sync)
 
     def _journal(self, sync: FileSync) -> None:
         """Keep the journal current: at once while offline, within half a second online."""

@@ -21,15 +21,20 @@ from pairtui.dirs import relay_data_dir
 DEFAULT_PORT = 8765
 
 
+def default_port() -> int:
+    """The embedded relay's port: 8765, or ``PAIRTUI_PORT`` (tests, several setups)."""
+    return int(os.environ.get("PAIRTUI_PORT", DEFAULT_PORT))
+
+
 class EmbeddedRelayError(Exception):
     """The local relay could not be started; the message says where its log is."""
 
 
-def local_url(port: int = DEFAULT_PORT) -> str:
+def local_url(port: int) -> str:
     return f"ws://127.0.0.1:{port}/"
 
 
-def relay_is_up(port: int = DEFAULT_PORT, timeout: float = 0.5) -> bool:
+def relay_is_up(port: int, timeout: float = 0.5) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=timeout) as reply:
             return bool(reply.status == 200)
@@ -38,9 +43,10 @@ def relay_is_up(port: int = DEFAULT_PORT, timeout: float = 0.5) -> bool:
 
 
 def ensure_local_relay(
-    port: int = DEFAULT_PORT, data_dir: Path | None = None, wait: float = 15.0
+    port: int | None = None, data_dir: Path | None = None, wait: float = 15.0
 ) -> str:
     """The URL of a relay on this machine, starting one in the background if needed."""
+    port = default_port() if port is None else port
     if relay_is_up(port):
         return local_url(port)
     data_dir = data_dir or relay_data_dir()

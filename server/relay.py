@@ -368,6 +368,7 @@ class Relay:
             if flooded:
                 continue  # drain until the close handshake completes
             if not bucket.allow(now):
+                self._refuse_op_for_rate(connection, frame)
                 if bucket.flooding:
                     # Keep reading (and dropping) so the client's close frame is not
                     # stuck behind the flood in our receive buffer.
@@ -390,6 +391,25 @@ class Relay:
                 self._send_error(connection, error.code, error.message)
                 continue
             worker.submit(_Event(member, message, received))
+
+    def _refuse_op_for_rate(self, connection: ServerConnection, frame: str | bytes) -> None:
+        """An op dropped for rate must say so by seq, or its sender waits forever for an ack."""
+        if isinstance(frame, bytes) or '"op"' not in frame:
+            return
+        try:
+            message = p.decode_client(frame)
+        except ProtocolError:
+            return
+        if isinstance(message, p.Op):
+            self.metrics.errors.labels(code=ErrorCode.RATE_LIMITED.value).inc()
+            error = p.Error(
+                code=ErrorCode.RATE_LIMITED,
+                ref="op",
+                file=message.file,
+                seq=message.seq,
+                message="edit not applied: too many messages; resend it",
+            )
+            broadcast([connection], p.encode(error), text=True)
 
     def _decode(self, frame: str | bytes) -> p.ClientMessage:
         if isinstance(frame, bytes):

@@ -102,7 +102,15 @@ class Confirmed:
     revision: int
 
 
-Event: TypeAlias = RemoteChange | Confirmed
+@dataclass(frozen=True)
+class RetryLater:
+    """The relay did not take op ``seq`` for now (rate limit): call ``resend`` after a pause."""
+
+    seq: int
+
+
+Event: TypeAlias = RemoteChange | Confirmed | RetryLater
+RETRYABLE = frozenset({protocol.ErrorCode.RATE_LIMITED, protocol.ErrorCode.STORAGE_UNAVAILABLE})
 
 
 class FileSync:
@@ -287,12 +295,19 @@ class FileSync:
         self._send_outstanding()
 
     def _refused(self, message: protocol.Error) -> None:
-        """Our op was refused: fetch the relay's text and rebase our edits onto it."""
+        """Our op was refused: wait and resend it, or rebase our edits onto the relay's text."""
         outstanding = self.outstanding
         if outstanding is None or message.seq != outstanding.seq or self._catching_up:
             return  # not about our op in flight, or a resync is already on its way
+        if message.code in RETRYABLE:
+            self._events.append(RetryLater(outstanding.seq))
+            return
         self._catching_up = True
         self._to_send.append(protocol.Open(file=self.file))
+
+    def resend(self) -> None:
+        """Send the op in flight again, same seq (after ``RetryLater``)."""
+        self._send_outstanding()
 
     # -- helpers ----------------------------------------------------------------
 

@@ -8,6 +8,7 @@ never disagree. Widgets report up with messages.
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import ClassVar
 
@@ -33,6 +34,7 @@ from pairtui.ui.editor import PairEditor, RemoteCursor
 from pairtui.ui.status import StatusBar
 
 PRESENCE_INTERVAL = 0.05
+GC_THRESHOLDS = (20_000, 20, 20)  # fewer, cheaper collections: a keystroke must fit a frame
 LABEL_SECONDS = 3.0  # a partner's name shows this long after their cursor moves
 
 
@@ -63,24 +65,21 @@ class PairApp(App[int]):
         self._presence_due: float = 0.0
         self._presence: p.SetPresence | None = None
         self._label_until: dict[str, float] = {}
+        # Built here, not queried: session events reach them on a hot path, and may
+        # still arrive while the app is shutting down.
+        self.editor = PairEditor(id="editor")
+        self.status_bar = StatusBar(id="status")
         self._last_cursor: dict[str, int] = {}
 
     def compose(self) -> ComposeResult:
         with Container(id="editor-area"):
-            yield PairEditor(id="editor")
-        yield StatusBar(id="status")
+            yield self.editor
+        yield self.status_bar
         yield Footer()
-
-    @property
-    def editor(self) -> PairEditor:
-        return self.query_one(PairEditor)
-
-    @property
-    def status_bar(self) -> StatusBar:
-        return self.query_one(StatusBar)
 
     async def on_ready(self) -> None:
         """The screen is composed: now session events have widgets to go to."""
+        gc.set_threshold(*GC_THRESHOLDS)
         self.status_bar.room = self.session.room
         self.session.subscribe(self._on_session_event)
         await self.session.start(wait=False)

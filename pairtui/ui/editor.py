@@ -11,14 +11,19 @@ past your partner's. Highlighting comes from Pygments through the incremental
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.style import Style
 from textual.document._document import EditResult
 from textual.document._edit import Edit
+from textual.document._wrapped_document import WrappedDocument
+from textual.geometry import Size
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import TextArea
 from textual.widgets.text_area import Selection
 
@@ -27,6 +32,9 @@ from pairtui.core.undo import UndoManager
 from pairtui.ui.highlight import Highlighter, lexer_for
 
 Location = tuple[int, int]
+CATCH_UP_DELAY = 0.3  # seconds after the last edit before highlighting the rest
+CATCH_UP_LINES = 400  # lines per idle step: a few milliseconds
+VERIFY_MAX_LINES = 3_000  # small files are re-lexed whole when idle (see Highlighter)
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,36 @@ class _LazyHighlights:
 
     def clear(self) -> None:
         return None
+
+
+class _CachedHeight(WrappedDocument):
+    """A WrappedDocument whose height is computed once per change.
+
+    TextArea asks for the height once per rendered line, and the base class
+    sums over every line each time: 20,000 lines made a frame take 200 ms.
+    """
+
+    _cached_height: int | None = None
+
+    @property
+    def height(self) -> int:
+        if self._cached_height is None:
+            self._cached_height = WrappedDocument.height.fget(self)  # type: ignore[attr-defined]
+        return self._cached_height
+
+    def wrap(self, width: int, tab_width: int | None = None) -> None:
+        self._cached_height = None
+        super().wrap(width, tab_width)
+
+    def wrap_range(self, start: Location, old_end: Location, new_end: Location) -> None:
+        cached = self._cached_height
+        offsets = self._wrap_offsets
+        top = min(start[0], old_end[0])
+        before = sum(len(o) + 1 for o in offsets[top : old_end[0] + 1])
+        super().wrap_range(start, old_end, new_end)
+        if cached is not None:
+            after = sum(len(o) + 1 for o in self._wrap_offsets[top : new_end[0] + 1])
+            self._cached_height = cached - before + after
 
 
 class PairEditor(TextArea):
@@ -86,6 +124,8 @@ class PairEditor(TextArea):
         self._pair_styles: dict[str, Style] = {}
         self._cursor_locations: list[tuple[str, Location, Location, Location]] | None = None
         self.remote_cursors: list[RemoteCursor] = []
+        self._widest = 0  # widest line in cells; grows with edits, exact after a load
+        self._catch_up_timer: Timer | None = None
         super().__init__(
             soft_wrap=False,
             show_line_numbers=True,
@@ -95,6 +135,7 @@ class PairEditor(TextArea):
             **kwargs,  # type: ignore[arg-type]
         )
         self._highlights = _LazyHighlights(self)  # type: ignore[assignment]
+        self.wrapped_document.__class__ = _CachedHeight
         self.indent_type = "spaces"
         self.indent_width = 4
         self.on_local_op: Callable[[TextOperation], None] | None = None
@@ -104,15 +145,28 @@ class PairEditor(TextArea):
 
     # -- loading and remote changes (attributes and calls down from the app) ----------
 
+    @property
+    def text(self) -> str:
+        """The whole text, without joining 20,000 lines on every rendered line."""
+        return self._shadow
+
+    @text.setter
+    def text(self, text: str) -> None:
+        self.load(self.path, text)
+
+    def _set_document(self, text: str, language: str | None) -> None:
+        super()._set_document(text, language)
+        self.wrapped_document.__class__ = _CachedHeight
+
     def load(self, path: str, text: str) -> None:
         """Show ``text`` as file ``path`` with fresh undo history."""
         self.path = path
+        self._shadow = text
         self._applying_remote = True
         try:
             self.load_text(text)
         finally:
             self._applying_remote = False
-        self._shadow = text
         self.undo_manager = UndoManager()
         document = self.document
         self._highlighter = Highlighter(
@@ -122,22 +176,16 @@ class PairEditor(TextArea):
             get_text=lambda: self._shadow,
             line_offset=self._line_offset,
         )
+        self._widest = max((cell_len(line.expandtabs(4)) for line in document.lines), default=0)
         self._line_cache.clear()
+        self._catch_up_later()
         self.refresh()
 
     def apply_remote(self, op: TextOperation) -> None:
         """Apply a partner's op; your cursor and selection stay on their text."""
         cursor = self._index(self.selection.end)
         anchor = self._index(self.selection.start)
-        self._applying_remote = True
-        try:
-            for position, deleted, inserted in reversed(list(op.edits())):
-                start = self._location(position)
-                end = self._location(position + deleted)
-                self._replace_and_track(start, end, inserted)
-        finally:
-            self._applying_remote = False
-        self._shadow = op.apply(self._shadow)
+        self._show_op(op)
         self.undo_manager.remote(op)
         cursor = transform_index(cursor, op, own=False)
         anchor = transform_index(anchor, op, own=False)
@@ -145,8 +193,10 @@ class PairEditor(TextArea):
 
     def set_remote_cursors(self, cursors: list[RemoteCursor]) -> None:
         """Partners' cursors in this file, to be drawn in their colours."""
+        old_rows = self._cursor_rows()
         self.remote_cursors = cursors
         self._cursor_locations = None
+        rows = old_rows | self._cursor_rows()
         for cursor in cursors:
             base = Style.parse(cursor.color)
             self._pair_styles[f"pair.{cursor.member}.cursor"] = Style(
@@ -156,8 +206,28 @@ class PairEditor(TextArea):
                 bgcolor=base.color, dim=True
             )
         self._theme.syntax_styles.update(self._pair_styles)
-        self._line_cache.clear()
+        if len(rows) > 64:
+            self._line_cache.clear()
+        else:
+            self._forget_rows(rows)
         self.refresh()
+
+    def _located_cursors(self) -> list[tuple[str, Location, Location, Location]]:
+        """Partners' (member, selection start, selection end, cursor) as locations, cached."""
+        if self._cursor_locations is None:
+            located = []
+            for c in self.remote_cursors:
+                anchor, cursor = self._location(c.anchor), self._location(c.cursor)
+                located.append((c.member, min(anchor, cursor), max(anchor, cursor), cursor))
+            self._cursor_locations = located
+        return self._cursor_locations
+
+    def _cursor_rows(self) -> set[int]:
+        """Rows on which partners' cursors or selections are drawn."""
+        rows: set[int] = set()
+        for _, low, high, _cursor in self._located_cursors():
+            rows.update(range(low[0], min(high[0], low[0] + 65) + 1))
+        return rows
 
     @property
     def text_now(self) -> str:
@@ -183,8 +253,9 @@ class PairEditor(TextArea):
         start_index, end_index = self._index(start), self._index(end)
         op = TextOperation.from_edit(len(self._shadow), start_index, end_index - start_index, text)
         before = self._shadow
-        result = self._replace_and_track(start, end, text, edit.maintain_selection_offset)
-        self._shadow = op.apply(before)
+        result = self._replace_span(
+            start_index, end_index - start_index, text, edit.maintain_selection_offset
+        )
         self.undo_manager.record(op, before, time.monotonic())
         if self.on_local_op is not None:
             self.on_local_op(op)
@@ -209,35 +280,95 @@ class PairEditor(TextArea):
         if op is None:
             self.app.bell()
             return
-        self._applying_remote = True  # apply without recording it as a new edit
-        try:
-            edits = list(op.edits())
-            for position, deleted, inserted in reversed(edits):
-                self._replace_and_track(
-                    self._location(position), self._location(position + deleted), inserted
-                )
-        finally:
-            self._applying_remote = False
-        self._shadow = op.apply(self._shadow)
+        edits = list(op.edits())
+        self._show_op(op)  # not recorded as a new edit: it is the undo itself
         first_change = transform_index(edits[0][0], op, own=True) if edits else 0
         self.selection = Selection.cursor(self._location(first_change))
         if self.on_local_op is not None:
             self.on_local_op(op)
         self.post_message(self.Typed())
 
-    def _replace_and_track(
-        self, start: Location, end: Location, text: str, maintain_selection_offset: bool = True
+    def _show_op(self, op: TextOperation) -> None:
+        """Apply an op that is not a keystroke here (a partner's, or an undo) to the screen."""
+        self._applying_remote = True
+        try:
+            for position, deleted, inserted in reversed(list(op.edits())):
+                self._replace_span(position, deleted, inserted)
+        finally:
+            self._applying_remote = False
+
+    def _replace_span(
+        self, position: int, deleted: int, text: str, maintain_selection_offset: bool = True
     ) -> EditResult:
-        """Change the document and tell the highlighter which lines changed."""
+        """Replace text on screen: the document, the shadow string, highlighting, the cache.
+
+        They change together here, so that highlighting never lexes stale text.
+        """
+        start, end = self._location(position), self._location(position + deleted)
+        bottom = end[0]
         result = super().edit(Edit(text, start, end, maintain_selection_offset))
-        if self._highlighter is not None:
-            self._highlighter.edited(start[0], end[0], result.end_location[0])
+        shadow = self._shadow
+        self._shadow = shadow[:position] + text + shadow[position + deleted :]
+        new_bottom = result.end_location[0]
+        lines = self.document.lines
+        widest = self._widest
+        for row in range(start[0], new_bottom + 1):  # the lines this edit made
+            widest = max(widest, cell_len(lines[row].expandtabs(4)))
+        if widest != self._widest:
+            self._widest = widest
+            self._refresh_size()  # TextArea sized itself before the new lines were measured
+        self._cursor_locations = None
+        rows_moved = bottom != start[0] or new_bottom != start[0]
+        highlighter = self._highlighter
+        if highlighter is not None:
+            highlighter.edited(start[0], bottom, new_bottom)
+            highlighter.changed_rows.clear()
+            highlighter.spans(start[0])  # re-lex now, to learn which lines look different
+            self._catch_up_later()
+        if rows_moved or highlighter is None or not highlighter.settled:
+            self._line_cache.clear()  # lines below shifted, or highlighting still moving
+        else:
+            self._forget_rows({start[0], *highlighter.changed_rows})
+        self.refresh()  # a terminal repaints only what is marked; unchanged lines are cached
         return result
 
+    def _forget_rows(self, rows: set[int]) -> None:
+        """Drop cached renderings of these document rows only (no soft wrap: row == y)."""
+        cache = self._line_cache
+        for key in [k for k in cache.keys() if k[2] in rows]:  # noqa: SIM118  (an LRUCache)
+            cache.discard(key)
+
+    def _refresh_size(self) -> None:
+        """TextArea measures every line on every edit; the widest line is tracked instead."""
+        if self.soft_wrap:
+            super()._refresh_size()
+            return
+        self.virtual_size = Size(self._widest + self.gutter_width + 1, self.wrapped_document.height)
+
+    def _catch_up_later(self) -> None:
+        """Once typing pauses, highlight the rest of the file a little at a time."""
+        if self._catch_up_timer is not None:
+            self._catch_up_timer.stop()
+        if self.is_mounted:
+            self._catch_up_timer = self.set_timer(CATCH_UP_DELAY, self._catch_up)
+
+    def _catch_up(self) -> None:
+        highlighter = self._highlighter
+        if highlighter is None:
+            return
+        if not highlighter.advance(CATCH_UP_LINES):
+            self._catch_up_timer = self.set_timer(0.005, self._catch_up)
+            return
+        if highlighter.line_count <= VERIFY_MAX_LINES and highlighter.verify_all():
+            self._line_cache.clear()
+            self.refresh()
+        # The document and its highlighting now live long: keep the garbage collector's
+        # full passes from walking them between keystrokes (100 ms pauses on 20,000 lines).
+        gc.freeze()
+
     def _build_highlight_map(self) -> None:
-        """TextArea calls this after every edit; lines are highlighted lazily instead."""
-        self._line_cache.clear()
-        self._cursor_locations = None
+        """TextArea calls this after every edit; ``_replace_span`` decides what to
+        re-render instead (usually one line), and lines are highlighted lazily."""
 
     def _set_theme(self, theme: str) -> None:
         super()._set_theme(theme)
@@ -275,14 +406,8 @@ class PairEditor(TextArea):
     def _cursor_spans(self, row: int) -> Iterator[tuple[int, int, str]]:
         if not self.remote_cursors:
             return
-        if self._cursor_locations is None:
-            located = []
-            for c in self.remote_cursors:
-                anchor, cursor = self._location(c.anchor), self._location(c.cursor)
-                located.append((c.member, min(anchor, cursor), max(anchor, cursor), cursor))
-            self._cursor_locations = located
         line_length = len(self.document.get_line(row))
-        for member, low, high, (cursor_row, cursor_column) in self._cursor_locations:
+        for member, low, high, (cursor_row, cursor_column) in self._located_cursors():
             if low != high and low[0] <= row <= high[0]:
                 start = low[1] if low[0] == row else 0
                 end = high[1] if high[0] == row else line_length
@@ -313,8 +438,6 @@ class PairEditor(TextArea):
         row, column = self._location(index)
         scroll_x, scroll_y = self.scroll_offset
         line = self.document.get_line(row)
-        from rich.cells import cell_len
-
         x = cell_len(line[:column].expandtabs(self.indent_width)) - scroll_x + self.gutter_width
         y = row - scroll_y
         if not (0 <= y < self.size.height and self.gutter_width <= x < self.size.width):

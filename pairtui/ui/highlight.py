@@ -27,6 +27,7 @@ Span = tuple[int, int, str]  # (start column, end column, style name), columns i
 State = tuple[str, ...]
 
 CHUNK_LINES = 40
+LOOKAHEAD_LINES = 64  # lex this far past the line asked for: the rest of the screen
 FALLBACK_CONTEXT = 200
 
 _STYLE_NAMES: dict[_TokenType, str] = {
@@ -121,7 +122,9 @@ class Highlighter:
         self._resume_at = 0  # how far trust extends again once re-lexing converges
         self._dirty_end = -1  # the last line an edit touched
         self._fresh_end = -1  # the last line start recorded since the latest edit
+        self._known_offset: tuple[int, int] | None = None  # (line, its offset), until an edit
         self.lines_lexed = 0  # work done so far, for tests and benchmarks
+        self.changed_rows: set[int] = set()  # rows whose spans changed; the caller empties it
 
     @property
     def line_count(self) -> int:
@@ -151,6 +154,8 @@ class Highlighter:
             self._dirty_end += delta
         self._dirty_end = max(self._dirty_end, new_bottom)
         self._fresh_end = -1
+        if self._known_offset is not None and self._known_offset[0] > top:
+            self._known_offset = None
 
     def spans(self, row: int) -> list[Span]:
         """The styled spans of line ``row``."""
@@ -171,7 +176,8 @@ class Highlighter:
         while self._starts[first] is None:
             first -= 1
         text = self.get_text()
-        position = self.line_offset(first)
+        known = self._known_offset
+        position = known[1] if known is not None and known[0] == first else self.line_offset(first)
         self._lex(text, first, position, row)
 
     def verify_all(self) -> int:
@@ -206,7 +212,9 @@ class Highlighter:
                 restartable = position == line_start and stack is not None
                 if self._line_start(line, stack if restartable else None, first, spans):
                     first, spans = line, []
-                    if row < self.trusted:
+                    self._known_offset = (line, line_start)
+                    converged = self.trusted > line
+                    if row < self.trusted and (converged or line > row + LOOKAHEAD_LINES):
                         return
             name = style_name(token_type)
             if name is None or not value:
@@ -248,10 +256,30 @@ class Highlighter:
             self._dirty_end = -1
         return True
 
+    @property
+    def settled(self) -> bool:
+        """True when no line below an edit is still waiting to be checked."""
+        return self._resume_at == 0 and self._dirty_end == -1
+
     def _commit(self, first: int, spans: list[list[Span]]) -> None:
+        old = self._spans[first : first + len(spans)]
+        self.changed_rows.update(
+            first + i for i, (a, b) in enumerate(zip(old, spans, strict=False)) if a != b
+        )
         self._spans[first : first + len(spans)] = spans
         self.trusted = max(self.trusted, first + len(spans))
         self.lines_lexed += len(spans)
+        if self.trusted > self._dirty_end:  # every edited line has been lexed again
+            self._dirty_end = -1
+        if self.trusted >= self._resume_at:
+            self._resume_at = 0
+
+    def advance(self, lines: int) -> bool:
+        """Lex up to ``lines`` more lines beyond what is trusted (idle time); True when done."""
+        if self.lexer is None or not self.incremental or self.trusted >= self.line_count:
+            return True
+        self._lex_through(min(self.line_count - 1, self.trusted + lines))
+        return self.trusted >= self.line_count
 
     # -- other lexers: a bounded window ---------------------------------------------
 

@@ -94,3 +94,26 @@ async def test_client_far_behind_rebases_its_offline_edits(strict_relay: Relay) 
     assert all(text.count(f"ada{i}\n") == 1 for i in range(20))
     await ada.close()
     await bob.close()
+
+
+async def test_edits_refused_by_the_rate_limit_are_resent_not_lost(tmp_path: Path) -> None:
+    from server.limits import RateLimit
+
+    store = await SQLiteStore.open(tmp_path / "rate")
+    relay = Relay(store, RelayConfig(port=0, rate=RateLimit(rate=20, burst=5, flood=100_000)))
+    await relay.start()
+    ada = ClientSession(relay_url(relay), "rate", "ada")
+    await ada.start()
+    file = ada.files[0].file
+    await ada.open(file)
+    for i in range(150):  # much faster than 20 messages a second
+        ada.replace(file, len(ada.syncs[file].text), 0, f"{i},")
+        await asyncio.sleep(0.002)
+    await ada.wait_synced(timeout=30)
+    expected = "".join(f"{i}," for i in range(150))
+    record = await store.load_room("rate", history=10)
+    assert record is not None and record.files[0].text == expected
+    assert relay.metrics.errors.labels(code="rate_limited")._value.get() > 0
+    await ada.close()
+    await relay.shutdown()
+    await store.close()

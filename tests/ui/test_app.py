@@ -99,7 +99,7 @@ async def test_quit_while_offline_then_start_again(
         await ada_pilot.press(*" offline")
         assert ada.session.pending
     await relay_handle.start()
-    async with person("ada") as (again, again_pilot):  # type: ignore[operator]
+    async with person("ada") as (again, _pilot):  # type: ignore[operator]
         await again.session.wait_synced()
         assert text(again) == "kept offline"
     assert relay_handle.store is not None
@@ -120,3 +120,17 @@ async def test_switching_files_keeps_the_connection(person: object) -> None:
         assert ada.session._connection is connection
         await wait_for(ada_pilot, lambda: getattr(ada.session._presence, "file", None) == two)
         assert isinstance(ada.session._presence, p.SetPresence)
+
+
+async def test_a_partners_paste_is_shown_whole(person: object) -> None:
+    """A multi-character remote insert widens the editor (it once stayed clipped)."""
+    from textual.geometry import Region
+
+    async with person("ada") as (ada, ada_pilot), person("bob") as (bob, bob_pilot):  # type: ignore[operator]
+        await ada_pilot.press(*"print")
+        await wait_for(bob_pilot, lambda: text(bob) == "print")
+        ada.editor.insert("('a line much wider than it was before')\n", (0, 5))
+        await wait_for(bob_pilot, lambda: text(bob).endswith("before')\n"))
+        await bob_pilot.pause()
+        rendered = bob.editor.render_lines(Region(0, 0, 100, 1))[0].text
+        assert "print('a line much wider than it was before')" in rendered
