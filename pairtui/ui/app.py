@@ -107,6 +107,7 @@ class PairApp(App[int]):
         elif isinstance(event, StatusChanged):
             self.status_bar.status = event.status
             self.status_bar.retry_at = event.retry_at
+            self.status_bar.reason = event.reason
             if event.status == "closed" and event.reason:
                 self.notify(event.reason, title="Disconnected", severity="error", timeout=30)
         elif isinstance(event, ErrorReceived):

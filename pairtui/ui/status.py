@@ -20,6 +20,7 @@ class StatusBar(Static):
     path: reactive[str] = reactive("")
     status: reactive[str] = reactive("connecting")
     retry_at: reactive[float | None] = reactive(None)
+    reason: reactive[str | None] = reactive(None)
     pending: reactive[int] = reactive(0)
     rtt: reactive[float | None] = reactive(None)
     people: reactive[int] = reactive(0)
@@ -46,7 +47,8 @@ class StatusBar(Static):
         if self.status == "reconnecting":
             seconds = max(0.0, (self.retry_at or 0.0) - time.monotonic())
             label = f"● reconnecting in {seconds:.0f} s" if seconds >= 0.5 else "● reconnecting"
-            return Text(f"{label} (offline: edits kept locally)", style="yellow")
+            why = f": {self.reason}" if self.reason else ""
+            return Text(f"{label}{why} (edits kept locally)", style="yellow")
         if self.status == "closed":
             return Text("● offline: edits kept locally", style="red")
         return Text("● connecting", style="yellow")
