@@ -29,6 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     join.add_argument("--server", help="relay URL, e.g. ws://host:8765/ (default: local relay)")
     join.add_argument("--name", help="your name as others see it (default: your login name)")
     join.add_argument("--file", help="open (or create) this file of the room first")
+    join.add_argument(
+        "--dir",
+        metavar="PATH",
+        help="also mirror the room's files into this folder and back, to use your own "
+        "editor or run the code (honours .gitignore and .pairignore)",
+    )
     serve.add_arguments(
         commands.add_parser(
             "serve", help="run a relay", description="Run a pairtui relay until SIGTERM or Ctrl-C."

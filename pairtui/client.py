@@ -76,6 +76,7 @@ class FileChanged:
     file: str
     op: TextOperation
     member: str | None
+    source: str | None = None  # the local component that made it (None: a partner)
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ class ClientSession:
         self._closed = False
         self._fatal: str | None = None
         self._presence: p.SetPresence | None = None
+        self._presence_held = False
         self._rng = random.Random(seed)
         self._pings: dict[int, float] = {}
         self._ping_ids = 0
@@ -237,13 +239,20 @@ class ClientSession:
     def file_id(self, path: str) -> str | None:
         return next((f.file for f in self.files if f.path == path), None)
 
-    def edit(self, file: str, op: TextOperation) -> None:
-        """Apply a local edit to ``file`` (it must fit the file's current text) and send it."""
+    def edit(self, file: str, op: TextOperation, *, source: str | None = None) -> None:
+        """Apply a local edit to ``file`` (it must fit the file's current text) and send it.
+
+        With ``source`` (say, folder sync), subscribers hear of the edit as a
+        ``FileChanged`` carrying that source, so the other local views of the
+        file (the editor) apply it too; the component that made it skips it.
+        """
         sync = self.syncs[file]
         sync.local_edit(op)
         self._move_cursors(file, op, author=self.member)
         self._flush(sync)
         self._journal(sync)
+        if source is not None:
+            self._emit(FileChanged(file, op, self.member, source))
 
     def replace(self, file: str, position: int, deleted: int, inserted: str) -> TextOperation:
         """Convenience: replace ``deleted`` code points at ``position`` with ``inserted``."""
@@ -267,11 +276,21 @@ class ClientSession:
     # -- room actions --------------------------------------------------------------------
 
     def set_presence(self, presence: p.SetPresence) -> None:
+        """Tell the room where I am; my measured round trip goes with it."""
+        presence = msgspec.structs.replace(presence, rtt=self._rtt_ms())
         self._presence = presence
+        sync = self.syncs.get(presence.file) if presence.file is not None else None
+        if sync is not None and sync.buffer is not None:
+            # The cursor counts edits still waiting to be sent; the relay would clamp it to
+            # a text without them. It goes right after them (see ``_flush``).
+            self._presence_held = True
+            return
+        self._presence_held = False
         self._send(presence)
 
-    def send_chat(self, text: str) -> None:
-        self._send(p.SendChat(text=text))
+    def send_chat(self, text: str) -> bool:
+        """Post to the room's chat; ``False`` when offline (chat is not kept for later)."""
+        return self._send(p.SendChat(text=text))
 
     def create_file(self, path: str, text: str = "") -> None:
         self._send(p.CreateFile(path=path, text=text))
@@ -384,6 +403,7 @@ class ClientSession:
             sent = self._pings.pop(message.id, None)
             if sent is not None:
                 self.rtt = time.monotonic() - sent
+                self._share_rtt()
         elif isinstance(message, p.Error):
             self._error(message)
 
@@ -452,6 +472,18 @@ class ClientSession:
             anchor = None if member.anchor is None else transform_index(member.anchor, op, own=own)
             self.members[member_id] = msgspec.structs.replace(member, cursor=cursor, anchor=anchor)
 
+    def _rtt_ms(self) -> int | None:
+        return None if self.rtt is None else min(600_000, round(self.rtt * 1000))
+
+    def _share_rtt(self) -> None:
+        """Resend presence when my round trip changed enough for others to care."""
+        presence = self._presence
+        if presence is None:
+            return
+        shared, now = presence.rtt, self._rtt_ms()
+        if now is not None and (shared is None or abs(now - shared) > max(20, shared // 2)):
+            self.set_presence(presence)
+
     def _resend(self, sync: FileSync) -> None:
         if self.syncs.get(sync.file) is sync:
             sync.resend()
@@ -486,12 +518,22 @@ class ClientSession:
     def _flush(self, sync: FileSync) -> None:
         for message in sync.data_to_send():
             self._send(message)
+        presence = self._presence
+        if (
+            self._presence_held
+            and presence is not None
+            and presence.file == sync.file
+            and sync.buffer is None
+        ):
+            self._presence_held = False
+            self._send(presence)
 
-    def _send(self, message: p.ClientMessage) -> None:
+    def _send(self, message: p.ClientMessage) -> bool:
         connection = self._connection
         if connection is None or not self._welcomed.is_set() or self.status != "connected":
-            return  # the sync engines resend their edits after reconnecting
+            return False  # the sync engines resend their edits after reconnecting
         broadcast([connection], p.encode(message), text=True)  # written now, in order
+        return True
 
     def _set_status(
         self, status: ConnectionStatus, *, retry_at: float | None = None, reason: str | None = None

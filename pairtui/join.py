@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from pathlib import Path
 
 from pairtui.config import ConfigError, load_join_settings
 from pairtui.dirs import data_dir
@@ -42,7 +43,12 @@ def run_join(args: argparse.Namespace) -> int:
     from pairtui.ui.app import PairApp
 
     session = ClientSession(server, args.room, name, journal=Journal(data_dir(), server, args.room))
-    app = PairApp(session, initial_path=args.file, join_hint=hint)
+    folder = None
+    if args.dir:
+        from pairtui.folder_sync import FolderSync
+
+        folder = FolderSync(session, Path(args.dir).expanduser(), state_dir=data_dir())
+    app = PairApp(session, initial_path=args.file, join_hint=hint, folder=folder)
     app.run()
     if session.pending:
         print(

@@ -31,7 +31,7 @@ class TokenBucket:
 
     def allow(self, now: float) -> bool:
         """Take a token for a message arriving at ``now``; ``False`` when there is none."""
-        elapsed = now - self._updated
+        elapsed = max(0.0, now - self._updated)  # a wall clock may step back
         self._updated = now
         self._tokens = min(self.limit.burst, self._tokens + elapsed * self.limit.rate)
         if self._tokens >= 1.0:

@@ -25,6 +25,7 @@ from pairtui.core.ot import TextOperation, transform_index
 from pairtui.core.paths import BadPathError, check_file_path
 from pairtui.core.protocol import ErrorCode, ProtocolError
 from server.document import DEFAULT_MAX_LENGTH, Applied, Duplicate, ServerDocument
+from server.limits import RateLimit, TokenBucket
 from server.store.records import (
     ChatAppended,
     FileCreated,
@@ -41,6 +42,9 @@ PALETTE = ("#e06c75", "#61afef", "#98c379", "#c678dd", "#e5c07b", "#56b6c2", "#d
 DEFAULT_FILE = "main.py"
 
 
+CHAT_RATE = RateLimit(rate=2.0, burst=10.0, flood=1_000_000)
+
+
 @dataclass(frozen=True)
 class RoomLimits:
     """How big a room may grow; the relay's command line sets these."""
@@ -51,6 +55,8 @@ class RoomLimits:
     snapshot_every: int = 500
     chat_kept: int = 1_000
     chat_on_join: int = 200
+    chat_rate: RateLimit = CHAT_RATE
+    """Chat messages a member may post: a flood of chat would bury everyone else's."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,8 @@ class MemberState:
     viewport: tuple[int, int] | None = None
     following: str | None = None
     active_at: float | None = None
+    rtt: int | None = None
+    chat_bucket: TokenBucket | None = None
 
     def public(self) -> p.Member:
         return p.Member(
@@ -124,6 +132,7 @@ class MemberState:
             viewport=self.viewport,
             following=self.following,
             active_at=self.active_at,
+            rtt=self.rtt,
         )
 
 
@@ -323,6 +332,7 @@ class Room:
             state.cursor = state.anchor = None
         state.file = message.file
         state.viewport = message.viewport
+        state.rtt = message.rtt
         following = message.following
         state.following = (
             following if following in self.members and following != state.member else None
@@ -331,6 +341,14 @@ class Room:
         return Effects(messages=[Broadcast(changed, exclude=state.member)])
 
     def _chat(self, state: MemberState, message: p.SendChat, now: float) -> Effects:
+        if state.chat_bucket is None:
+            state.chat_bucket = TokenBucket(self.limits.chat_rate, now)
+        if not state.chat_bucket.allow(now):
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                f"slow down: at most {self.limits.chat_rate.rate:g} chat messages a second "
+                f"(bursts of {self.limits.chat_rate.burst:g}); this one was not posted",
+            )
         next_id = self.chat[-1].id + 1 if self.chat else 1
         chat = p.ChatMessage(
             id=next_id,

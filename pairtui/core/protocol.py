@@ -89,6 +89,8 @@ OpJson = Annotated[list[int | str], msgspec.Meta(max_length=MAX_OP_COMPONENTS)]
 Viewport = tuple[Index, Index]
 """First and last visible line (0-based) of a person's editor."""
 Role = Literal["write", "read"]
+RttMs = Annotated[int, msgspec.Meta(ge=0, le=600_000)]
+"""A round trip to the relay in milliseconds, as the member's own app measured it."""
 
 
 class _Message(msgspec.Struct, tag_field="type", frozen=True, kw_only=True, omit_defaults=True):
@@ -126,13 +128,17 @@ class Op(_Message, tag="op", frozen=True):
 
 
 class SetPresence(_Message, tag="presence", frozen=True):
-    """Where I am: file, cursor and selection anchor (code points), viewport, whom I follow."""
+    """Where I am: file, cursor and selection anchor (code points), viewport, whom I follow.
+
+    ``rtt`` is my last measured round trip to the relay: others see my connection quality.
+    """
 
     file: FileId | None = None
     cursor: Index | None = None
     anchor: Index | None = None
     viewport: Viewport | None = None
     following: MemberId | None = None
+    rtt: RttMs | None = None
 
 
 class SendChat(_Message, tag="chat", frozen=True):
@@ -199,6 +205,7 @@ class Member(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     viewport: Viewport | None = None
     following: MemberId | None = None
     active_at: float | None = None
+    rtt: RttMs | None = None
 
 
 class ChatMessage(msgspec.Struct, frozen=True, kw_only=True):

@@ -3,18 +3,24 @@
 Session events are handled the moment they happen (attributes and calls go
 down to the widgets), so a partner's edit reaches the editor before any key
 you press next is turned into an op: the editor's text and the sync engine's
-never disagree. Widgets report up with messages.
+never disagree. Widgets report up with messages. Around the editor: the files
+and people panels (F2), chat (F3), and follow mode (F5, F8, F9), whose rules
+live in ``follow.py``.
 """
 
 from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from typing import ClassVar
 
+import msgspec
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Container
+from textual.containers import Container, Horizontal, Vertical
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from pairtui.client import (
@@ -29,13 +35,28 @@ from pairtui.client import (
     SummonReceived,
 )
 from pairtui.core import protocol as p
+from pairtui.core.ot import TextOperation
+from pairtui.folder_sync import FolderSync
+from pairtui.ui.chat_format import Link, reference_message
+from pairtui.ui.chat_panel import ChatPanel
 from pairtui.ui.commands import PairCommands
+from pairtui.ui.confirm import Confirm
 from pairtui.ui.editor import PairEditor, RemoteCursor
+from pairtui.ui.files_panel import FilesPanel
+from pairtui.ui.follow import Follow, FollowEffect, MoveTo, Offer, Stopped
+from pairtui.ui.highlight import lexer_for
+from pairtui.ui.people import describe_people
+from pairtui.ui.people_panel import PeoplePanel
 from pairtui.ui.status import StatusBar
 
 PRESENCE_INTERVAL = 0.05
+PING_INTERVAL = 5.0  # round trips: the status bar, and others' view of my connection
+PANEL_INTERVAL = 0.1  # panels redraw at most this often however busy the room is
 GC_THRESHOLDS = (20_000, 20, 20)  # fewer, cheaper collections: a keystroke must fit a frame
 LABEL_SECONDS = 3.0  # a partner's name shows this long after their cursor moves
+ERROR_QUIET = 2.0  # seconds before the same error code is shown again
+EDITOR = "editor"  # the source of edits typed here, as other local views hear of them
+SIDEBAR_MIN_WIDTH = 110  # the sidebar starts shown on terminals at least this wide
 
 
 class PairApp(App[int]):
@@ -49,87 +70,167 @@ class PairApp(App[int]):
         Binding("ctrl+z", "undo", "Undo"),
         Binding("ctrl+y", "redo", "Redo"),
         Binding("ctrl+n", "new_file", "New file"),
-        Binding("f1", "invite", "Invite"),
+        Binding("f1", "invite", "Invite", priority=True),
+        Binding("f2", "toggle_sidebar", "Files/People", priority=True),
+        Binding("f3", "toggle_chat", "Chat", priority=True),
+        Binding("f4", "send_selection", "Selection→chat", priority=True),
+        Binding("f5", "follow", "Follow", priority=True),
+        Binding("f8", "go_there", "Go there", priority=True),
+        Binding("f9", "summon", "Summon", priority=True),
     ]
 
     def __init__(
-        self, session: ClientSession, *, initial_path: str | None = None, join_hint: str = ""
+        self,
+        session: ClientSession,
+        *,
+        initial_path: str | None = None,
+        join_hint: str = "",
+        show_sidebar: bool | None = None,
+        folder: FolderSync | None = None,
     ) -> None:
         super().__init__()
         self.session = session
+        self.folder = folder
         self.initial_path = initial_path
         self.join_hint = join_hint
         self.current_file: str | None = None
+        self.follow = Follow()
+        self.unread = 0
+        self._show_sidebar = show_sidebar
         self._opening = False
         self._create_requested = False
         self._presence_due: float = 0.0
         self._presence: p.SetPresence | None = None
         self._label_until: dict[str, float] = {}
+        self._last_cursor: dict[str, int] = {}
+        self._last_active: dict[str, float] = {}
+        self._active_at: dict[str, float | None] = {}
+        self._panels_timer: Timer | None = None
+        self._error_shown: dict[str, float] = {}
+        self._prompt_for: tuple[str, str | None] | None = None
         # Built here, not queried: session events reach them on a hot path, and may
         # still arrive while the app is shutting down.
         self.editor = PairEditor(id="editor")
         self.status_bar = StatusBar(id="status")
-        self._last_cursor: dict[str, int] = {}
+        self.files_panel = FilesPanel(id="files")
+        self.people_panel = PeoplePanel(id="people")
+        self.sidebar = Vertical(self.files_panel, self.people_panel, id="sidebar")
+        self.chat_panel = ChatPanel(id="chat")
 
     def compose(self) -> ComposeResult:
-        with Container(id="editor-area"):
-            yield self.editor
+        with Horizontal(id="body"):
+            yield self.sidebar
+            with Container(id="editor-area"):
+                yield self.editor
+            yield self.chat_panel
         yield self.status_bar
         yield Footer()
 
     async def on_ready(self) -> None:
         """The screen is composed: now session events have widgets to go to."""
         gc.set_threshold(*GC_THRESHOLDS)
+        show = self._show_sidebar
+        self.sidebar.display = self.size.width >= SIDEBAR_MIN_WIDTH if show is None else show
+        self.chat_panel.display = False
         self.status_bar.room = self.session.room
         self.session.subscribe(self._on_session_event)
         await self.session.start(wait=False)
-        self.set_interval(5.0, self.session.ping)
+        if self.folder is not None:
+            self.folder.notify = lambda text: self.notify(text, title="Folder sync", timeout=8)
+            await self.folder.start()
+        self.set_interval(PING_INTERVAL, self.session.ping)
         self.set_interval(0.5, self._refresh_status)
+        self.set_interval(1.0, self._refresh_panels)  # typing turns to idle with time
         self.editor.focus()
         if self.join_hint:
             self.notify(self.join_hint, title="Pairing", timeout=8)
 
     async def on_unmount(self) -> None:
         self.session.unsubscribe(self._on_session_event)
+        if self.folder is not None:
+            await self.folder.close()
         await self.session.close()
 
     # -- session events (handled at once, in order) ---------------------------------
 
     def _on_session_event(self, event: SessionEvent) -> None:
         if isinstance(event, FileChanged):
-            if event.file == self.current_file:
-                self.editor.apply_remote(event.op)
-                self._show_partners()
+            self._file_changed(event)
         elif isinstance(event, MembersChanged):
-            self._show_partners()
+            self._members_changed()
         elif isinstance(event, FilesListed):
             self._files_listed()
         elif isinstance(event, StatusChanged):
-            self.status_bar.status = event.status
-            self.status_bar.retry_at = event.retry_at
-            self.status_bar.reason = event.reason
-            if event.status == "closed" and event.reason:
-                self.notify(event.reason, title="Disconnected", severity="error", timeout=30)
+            self._status_changed(event)
         elif isinstance(event, ErrorReceived):
-            self.notify(f"{event.message} ({event.code})", severity="error")
+            now = time.monotonic()
+            if now - self._error_shown.get(event.code, -ERROR_QUIET) >= ERROR_QUIET:
+                self._error_shown[event.code] = now  # a burst of one error is one notice
+                self.notify(f"{event.message} ({event.code})", severity="error")
         elif isinstance(event, ChatReceived):
-            message = event.message
-            if message.member != self.session.member:
-                self.notify(message.text[:200], title=message.name)
+            self._chat_received(event.message)
         elif isinstance(event, SummonReceived):
-            who = self.session.members.get(event.member)
-            self.notify(
-                f"{who.name if who else 'Someone'} asks you to join them.", title="Summoned"
+            offer = self.follow.summoned(
+                event.member, event.file, event.cursor, self.session.members
             )
+            self.notify(
+                f"{offer.name} asks you to come to {self._path_of(offer.file)}. "
+                "F8 goes there and follows them.",
+                title="Summoned",
+                timeout=15,
+            )
+
+    def _file_changed(self, event: FileChanged) -> None:
+        if event.source == EDITOR:
+            return  # typed here: the editor shows it already
+        if event.member is not None and event.member != self.session.member:
+            self._last_active[event.member] = time.monotonic()
+        if event.file == self.current_file:
+            self.editor.apply_remote(event.op)
+            self._show_partners()
+
+    def _status_changed(self, event: StatusChanged) -> None:
+        self.status_bar.status = event.status
+        self.status_bar.retry_at = event.retry_at
+        self.status_bar.reason = event.reason
+        if event.status == "connected":
+            self.editor.read_only = self.session.role == "read"
+            self.session.ping()  # a round trip to show at once, not in five seconds
+            self.chat_panel.show_history(self.session.chat, self._paths())
+        if event.status == "closed" and event.reason:
+            self.notify(event.reason, title="Disconnected", severity="error", timeout=30)
+
+    def _members_changed(self) -> None:
+        now = time.monotonic()
+        for member_id, member in self.session.members.items():
+            if self._active_at.get(member_id) != member.active_at:
+                if member_id in self._active_at and member_id != self.session.member:
+                    self._last_active[member_id] = now
+                self._active_at[member_id] = member.active_at
+        for effect in self.follow.members_changed(
+            self.session.member, self.session.members, self.current_file
+        ):
+            self._follow_effect(effect)
+        self._show_partners()
+        self._queue_panels()
+
+    def _chat_received(self, message: p.ChatMessage) -> None:
+        self.chat_panel.add(message, self._paths())
+        if message.member == self.session.member or self.chat_panel.display:
+            return
+        self.unread += 1
+        self.status_bar.unread = self.unread
+        self.notify(message.text[:200], title=f"{message.name} (F3 opens chat)")
 
     def _files_listed(self) -> None:
         files = self.session.files
+        self._queue_panels()
         if self.initial_path is not None:  # --file PATH, or a file just created here
             match = next((f for f in files if f.path == self.initial_path), None)
             if match is not None:
                 self.initial_path = None
                 self._create_requested = False
-                self.run_worker(self.open_file(match.file), exclusive=True)
+                self.run_worker(self.open_file(match.file), exclusive=True, group="open")
                 return
             if not self._create_requested:
                 self._create_requested = True
@@ -137,7 +238,10 @@ class PairApp(App[int]):
         if self.current_file is not None and any(f.file == self.current_file for f in files):
             self.status_bar.path = self._path_of(self.current_file)
         elif files and not self._opening:
-            self.run_worker(self.open_file(files[0].file), exclusive=True)
+            if self.current_file is not None:
+                self.notify(f"{self.status_bar.path} was deleted from the room.")
+            self.current_file = None
+            self.run_worker(self.open_file(files[0].file), exclusive=True, group="open")
 
     async def open_file(self, file: str) -> None:
         """Switch the editor to ``file`` (same connection, no reconnect)."""
@@ -149,12 +253,19 @@ class PairApp(App[int]):
         self.current_file = file
         path = self._path_of(file)
         self.editor.load(path, sync.text)
-        self.editor.on_local_op = lambda op, file=file: self.session.edit(file, op)
+        self.editor.on_local_op = lambda op, file=file: self._local_edit(file, op)
         self.status_bar.path = path
         self._show_partners()
+        self._queue_panels()
         height = self.editor.size.height
-        self._presence = p.SetPresence(file=file, cursor=0, anchor=0, viewport=(0, height))
+        self._presence = p.SetPresence(
+            file=file, cursor=0, anchor=0, viewport=(0, height), following=self.follow.target
+        )
         self._queue_presence()
+
+    def _local_edit(self, file: str, op: TextOperation) -> None:
+        if file in self.session.syncs:  # a file deleted under us takes no more edits
+            self.session.edit(file, op, source=EDITOR)
 
     # -- widgets report up -----------------------------------------------------------
 
@@ -164,8 +275,44 @@ class PairApp(App[int]):
             cursor=message.cursor,
             anchor=message.anchor,
             viewport=message.viewport,
+            following=self.follow.target,
         )
         self._queue_presence()
+
+    def on_pair_editor_interacted(self) -> None:
+        """You moved or typed: follow mode lets go at once (and says how to resume)."""
+        stopped = self.follow.stop()
+        if stopped is not None:
+            self._following_changed()
+            self.notify(f"Stopped following {self._name_of(stopped)}. F5 resumes.", timeout=4)
+
+    def on_files_panel_requested(self, message: FilesPanel.Requested) -> None:
+        if message.action == "open" and message.file is not None:
+            self._stop_following_quietly()
+            self.run_worker(self._open_and_focus(message.file), exclusive=True, group="open")
+        elif message.action == "new":
+            self.action_new_file()
+        elif message.action == "rename" and message.file is not None:
+            self._ask_path("rename", message.file, self._path_of(message.file))
+        elif message.action == "delete" and message.file is not None:
+            self._confirm_delete(message.file)
+
+    def on_people_panel_follow_requested(self, message: PeoplePanel.FollowRequested) -> None:
+        self._start_following(message.member)
+
+    def on_chat_panel_send(self, message: ChatPanel.Send) -> None:
+        if self._post_chat(message.text):
+            self.chat_panel.input.clear()
+
+    def on_chat_panel_activated(self, message: ChatPanel.Activated) -> None:
+        target = message.target
+        if isinstance(target, Link):
+            self.action_open_link(target.url)
+        else:
+            self.action_jump_to(target.path, target.line)
+
+    def on_chat_panel_leave(self) -> None:
+        self.editor.focus()
 
     def _queue_presence(self) -> None:
         now = time.monotonic()
@@ -180,7 +327,7 @@ class PairApp(App[int]):
         if presence.file == self.current_file and self.current_file is not None:
             self.session.set_presence(presence)
 
-    # -- partners ---------------------------------------------------------------------
+    # -- partners and panels ------------------------------------------------------------
 
     def _show_partners(self) -> None:
         me = self.session.member
@@ -223,6 +370,45 @@ class PairApp(App[int]):
             if label_id not in wanted:
                 label.remove()
 
+    def _queue_panels(self) -> None:
+        if self._panels_timer is None:
+            self._panels_timer = self.set_timer(PANEL_INTERVAL, self._refresh_panels)
+
+    def _refresh_panels(self) -> None:
+        self._panels_timer = None
+        members = self._members_seen_here()
+        self.files_panel.show(
+            self.session.files, members.values(), self.session.member, self.current_file
+        )
+        rows = describe_people(
+            members,
+            self.session.member,
+            self._path_of,
+            self._line_of,
+            self._last_active,
+            time.monotonic(),
+        )
+        self.people_panel.show(rows)
+
+    def _members_seen_here(self) -> dict[str, p.Member]:
+        """The room's members, with my own entry as it is now (the relay echoes none of mine)."""
+        members = dict(self.session.members)
+        me = self.session.member
+        presence = self._presence
+        if me in members and presence is not None:
+            rtt = self.session.rtt
+            members[me] = msgspec.structs.replace(
+                members[me],
+                role=self.session.role,
+                file=presence.file,
+                cursor=presence.cursor,
+                anchor=presence.anchor,
+                viewport=presence.viewport,
+                following=self.follow.target,
+                rtt=None if rtt is None else round(rtt * 1000),
+            )
+        return members
+
     def on_text_area_changed(self) -> None:
         self.call_after_refresh(self._place_labels)
 
@@ -231,7 +417,226 @@ class PairApp(App[int]):
         self.status_bar.rtt = self.session.rtt
         self._place_labels()
 
-    # -- actions ------------------------------------------------------------------------
+    # -- follow, go there, summon ----------------------------------------------------------
+
+    def _start_following(self, member: str) -> None:
+        refusal = self.follow.start(self.session.member, member, self.session.members)
+        if refusal is not None:
+            self.notify(f"Cannot follow: {refusal}.", severity="warning")
+            return
+        self._following_changed()
+        self.notify(f"Following {self._name_of(member)}. Move or type to stop.", timeout=4)
+        self.editor.focus()
+        for effect in self.follow.members_changed(
+            self.session.member, self.session.members, self.current_file
+        ):
+            self._follow_effect(effect)
+
+    def _follow_effect(self, effect: FollowEffect) -> None:
+        if isinstance(effect, MoveTo):
+            if effect.file == self.current_file:
+                self.editor.show_like(effect.cursor, effect.viewport)
+            elif not self._opening:
+                self.run_worker(self._follow_into(effect.file), exclusive=True, group="open")
+        elif isinstance(effect, Stopped):
+            self._following_changed()
+            self.notify(f"Stopped following: {effect.reason}. F5 resumes.", timeout=6)
+        elif isinstance(effect, Offer) and effect.kind == "moved":
+            path = self._path_of(effect.file)
+            self.notify(f"{effect.name} moved to {path}. F8 goes there.", timeout=5)
+
+    async def _follow_into(self, file: str) -> None:
+        await self.open_file(file)
+        target = self.follow.target
+        person = self.session.members.get(target) if target else None
+        if person is not None and person.file == file:
+            self.editor.show_like(person.cursor or 0, person.viewport)
+
+    def _following_changed(self) -> None:
+        self.status_bar.following = self._name_of(self.follow.target) if self.follow.target else ""
+        presence = self._presence or p.SetPresence(file=self.current_file, cursor=0)
+        self._presence = msgspec.structs.replace(presence, following=self.follow.target)
+        self._queue_presence()
+        self._queue_panels()
+
+    def _stop_following_quietly(self) -> None:
+        if self.follow.stop() is not None:
+            self._following_changed()
+
+    def action_follow(self) -> None:
+        """F5: stop following, resume whom you followed last, or choose whom to follow."""
+        if self.follow.target is not None:
+            stopped = self.follow.stop()
+            self._following_changed()
+            self.notify(f"Stopped following {self._name_of(stopped)}. F5 resumes.", timeout=4)
+            return
+        last = self.follow.last_target
+        if last is not None and last in self.session.members:
+            self._start_following(last)
+            return
+        others = [m for m in self.session.members if m != self.session.member]
+        if not others:
+            self.notify("Nobody else is here to follow yet. F1 shows how a partner joins.")
+        elif len(others) == 1:
+            self._start_following(others[0])
+        else:
+            self.sidebar.display = True
+            self.people_panel.focus()
+            self.notify("Choose whom to follow, then press Enter.")
+
+    def action_go_there(self) -> None:
+        """F8: go where a partner just moved, or accept a summon (and follow them)."""
+        offer = self.follow.take_offer()
+        if offer is None:
+            self.notify("Nowhere to go: nobody moved to another file or summoned you.")
+            return
+        if offer.kind == "summon" and offer.member in self.session.members:
+            self._start_following(offer.member)
+            return
+        self._jump(offer.file, lambda: self.editor.move_to_index(offer.cursor, center=True))
+
+    def action_summon(self) -> None:
+        """F9: ask everyone else to come to your file and cursor."""
+        if self.current_file is None:
+            self.notify("Open a file first: a summon brings people to where you are.")
+            return
+        self._send_presence()  # where I am now, not 50 ms ago
+        self.session.summon()
+        self.notify("Asked the others to come to you.", timeout=4)
+
+    # -- chat ------------------------------------------------------------------------------
+
+    def action_toggle_chat(self) -> None:
+        """F3: show chat and write in it; again to hide it."""
+        chat = self.chat_panel
+        if not chat.display:
+            chat.display = True
+            self.unread = 0
+            self.status_bar.unread = 0
+            chat.input.focus()
+        elif chat.input.has_focus or chat.log_view.has_focus:
+            chat.display = False
+            self.editor.focus()
+        else:
+            chat.input.focus()
+
+    def action_toggle_sidebar(self) -> None:
+        """F2: show the files and people; again to hide them."""
+        if not self.sidebar.display:
+            self.sidebar.display = True
+            self._refresh_panels()
+            self.files_panel.focus()
+        elif self.files_panel.has_focus or self.people_panel.has_focus:
+            self.sidebar.display = False
+            self.editor.focus()
+        else:
+            self.files_panel.focus()
+
+    def action_send_selection(self) -> None:
+        """F4: post the selection (or the cursor's line) with its file:line to chat."""
+        if self.current_file is None:
+            return
+        first, last, code = self.editor.selected_lines()
+        lexer = lexer_for(self.editor.path)
+        language = lexer.aliases[0] if lexer is not None and lexer.aliases else ""
+        text = reference_message(self.editor.path, first, last, code, language)
+        if self._post_chat(text):
+            where = f"{self.editor.path}:{first}" + (f"-{last}" if last != first else "")
+            self.notify(f"Sent {where} to chat.", timeout=3)
+
+    def _post_chat(self, text: str) -> bool:
+        if len(text) > p.MAX_CHAT_LENGTH:
+            self.notify(
+                f"That is {len(text):,} characters; chat takes at most {p.MAX_CHAT_LENGTH:,}. "
+                "Share long code as a file of the room instead (ctrl+n).",
+                severity="warning",
+            )
+            return False
+        if not self.session.send_chat(text):
+            self.notify(
+                "You are offline: the message was not sent; it stays in the box for later.",
+                severity="warning",
+            )
+            return False
+        return True
+
+    def action_open_link(self, url: str) -> None:
+        """Open a link from chat in the browser (the terminal may also open it on click)."""
+        self.open_url(url)
+        self.notify(f"Opening {url}", timeout=3)
+
+    def action_jump_to(self, path: str, line: int) -> None:
+        """Go to ``path:line`` from a chat reference."""
+        file = self.session.file_id(path)
+        if file is None:
+            self.notify(f"{path} is no longer in the room.", severity="warning")
+            return
+        self._stop_following_quietly()
+        self._jump(
+            file, lambda: self.editor.move_to_index(self.editor.index_of_line(line), center=True)
+        )
+
+    def _jump(self, file: str, then: Callable[[], None]) -> None:
+        async def go() -> None:
+            if file != self.current_file:
+                await self.open_file(file)
+            then()
+            self.editor.focus()
+
+        self.run_worker(go(), exclusive=True, group="open")
+
+    # -- files ------------------------------------------------------------------------------
+
+    def action_new_file(self) -> None:
+        self._ask_path("new", None, "")
+
+    def _ask_path(self, purpose: str, file: str | None, value: str) -> None:
+        for old in self.query("#path-prompt").results(Input):
+            old.remove()
+        hint = "path of the new file, e.g. ex/02.py" if purpose == "new" else "new path"
+        field = Input(
+            value=value, placeholder=f"{hint} (Enter to confirm, Esc to cancel)", id="path-prompt"
+        )
+        self._prompt_for = (purpose, file)
+        self.mount(field, before=self.status_bar)
+        field.focus()
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        if message.input.id != "path-prompt" or self._prompt_for is None:
+            return
+        purpose, file = self._prompt_for
+        self._prompt_for = None
+        path = message.value.strip()
+        message.input.remove()
+        if path and purpose == "new":
+            self.initial_path = path
+            self._create_requested = True
+            self.session.create_file(path)
+        elif path and file is not None and path != self._path_of(file):
+            self.session.rename_file(file, path)
+        self.editor.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        prompt = self.focused
+        if event.key == "escape" and isinstance(prompt, Input) and prompt.id == "path-prompt":
+            self._prompt_for = None
+            prompt.remove()
+            self.editor.focus()
+
+    @work
+    async def _confirm_delete(self, file: str) -> None:
+        path = self._path_of(file)
+        if await self.push_screen_wait(
+            Confirm(f"Delete {path} for everyone in the room? Its text is gone for good.")
+        ):
+            self.session.delete_file(file)
+
+    async def _open_and_focus(self, file: str) -> None:
+        if file != self.current_file:
+            await self.open_file(file)
+        self.editor.focus()
+
+    # -- small things -----------------------------------------------------------------------
 
     def action_undo(self) -> None:
         self.editor.action_undo()
@@ -242,22 +647,18 @@ class PairApp(App[int]):
     def action_invite(self) -> None:
         self.notify(self.join_hint or f"pair join {self.session.room}", title="Invite", timeout=15)
 
-    def action_new_file(self) -> None:
-        field = Input(
-            placeholder="path of the new file, e.g. ex/02.py (Enter to create)", id="new-file"
-        )
-        self.mount(field, before=self.status_bar)
-        field.focus()
-
-    def on_input_submitted(self, message: Input.Submitted) -> None:
-        if message.input.id == "new-file":
-            path = message.value.strip()
-            message.input.remove()
-            if path:
-                self.initial_path = path
-                self._create_requested = True
-                self.session.create_file(path)
-            self.editor.focus()
-
     def _path_of(self, file: str) -> str:
         return next((f.path for f in self.session.files if f.file == file), file)
+
+    def _paths(self) -> list[str]:
+        return [f.path for f in self.session.files]
+
+    def _name_of(self, member: str | None) -> str:
+        person = self.session.members.get(member) if member else None
+        return person.name if person else "your partner"
+
+    def _line_of(self, file: str, cursor: int) -> int | None:
+        if file == self.current_file:
+            return self.editor.line_of(cursor)
+        sync = self.session.syncs.get(file)
+        return None if sync is None else sync.text.count("\n", 0, cursor) + 1

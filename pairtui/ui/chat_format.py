@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeAlias
 
-_FENCE = re.compile(r"```([\w+#.-]*)[ \t]*\n(.*?)(?:\n```|\Z)", re.DOTALL)
+_FENCE = re.compile(r"(`{3,})([\w+#.-]*)[ \t]*\n(.*?)(?:\n\1`*[ \t]*(?=\n|\Z)|\Z)", re.DOTALL)
 _URL = re.compile(r"https?://[^\s<>\"'\[\]{}|\\^`]+")
 _TRAILING = ".,;:!?)"
 
@@ -50,17 +50,19 @@ def parse_message(text: str, paths: Iterable[str]) -> list[Piece]:
     position = 0
     for fence in _FENCE.finditer(text):
         pieces.extend(_inline(text[position : fence.start()], paths))
-        pieces.append(Code(fence.group(1) or "text", fence.group(2)))
+        pieces.append(Code(fence.group(2) or "text", fence.group(3)))
         position = fence.end()
     pieces.extend(_inline(text[position:], paths))
     return [p for p in pieces if not (isinstance(p, Plain) and not p.text)]
 
 
-def reference_message(path: str, first_line: int, last_line: int, code: str,
-                      language: str) -> str:
+def reference_message(path: str, first_line: int, last_line: int, code: str, language: str) -> str:
     """The chat text for "send selection to chat": a reference, then the code."""
-    where = f"{path}:{first_line}" if first_line == last_line else f"{path}:{first_line}-{last_line}"
-    fence = "````" if "```" in code else "```"
+    where = f"{path}:{first_line}"
+    if last_line != first_line:
+        where += f"-{last_line}"
+    longest = max((len(run) for run in re.findall(r"`+", code)), default=0)
+    fence = "`" * max(3, longest + 1)  # longer than any run inside, so the code stays whole
     return f"{where}\n{fence}{language}\n{code.rstrip(chr(10))}\n{fence}"
 
 
@@ -70,7 +72,8 @@ def _inline(text: str, paths: Iterable[str]) -> list[Piece]:
     known = sorted(set(paths), key=len, reverse=True)
     reference = (
         re.compile(r"(?<![\w/.-])(" + "|".join(re.escape(p) for p in known) + r"):(\d+)(?:-(\d+))?")
-        if known else None
+        if known
+        else None
     )
     pieces: list[Piece] = []
     position = 0

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.style import Style
+from textual import events
 from textual.document._document import EditResult
 from textual.document._edit import Edit
 from textual.document._wrapped_document import WrappedDocument
@@ -115,6 +116,12 @@ class PairEditor(TextArea):
 
     class Typed(Message):
         """The person changed the text (follow mode and idle detection listen)."""
+
+    class Interacted(Message):
+        """The person pressed a key, clicked or scrolled here: follow mode stops."""
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, PairEditor.Interacted)
 
     def __init__(self, **kwargs: object) -> None:
         # TextArea's constructor already calls overridden hooks: set their state first.
@@ -242,6 +249,57 @@ class PairEditor(TextArea):
         self.selection = Selection.cursor(location)
         self.scroll_cursor_visible(center=center)
 
+    def show_like(self, cursor: int, viewport: tuple[int, int] | None) -> None:
+        """Put the cursor at ``cursor`` and the view where a partner has theirs (follow)."""
+        self.selection = Selection.cursor(self._location(min(cursor, len(self._shadow))))
+        if viewport is not None:  # their view, even when their cursor is off it
+            self.scroll_to(y=viewport[0], animate=False, immediate=True)
+        else:
+            self.scroll_cursor_visible()
+
+    def line_of(self, index: int) -> int:
+        """The 1-based line of a text index."""
+        return self._location(index)[0] + 1
+
+    def index_of_line(self, line: int) -> int:
+        """The index where 1-based ``line`` starts (the last line if there are fewer)."""
+        row = max(0, min(line - 1, self.document.line_count - 1))
+        return self._line_offset(row)
+
+    def selected_lines(self) -> tuple[int, int, str]:
+        """First and last line (1-based) and text of the selection, or of the cursor's line."""
+        start, end = sorted((self.selection.start, self.selection.end))
+        if start == end:
+            row = start[0]
+            return row + 1, row + 1, self.document.get_line(row)
+        if end[1] == 0 and end[0] > start[0]:
+            end = (end[0] - 1, len(self.document.get_line(end[0] - 1)))
+        return start[0] + 1, end[0] + 1, self._shadow[self._index(start) : self._index(end)]
+
+    # -- what the person does (follow mode listens) -------------------------------------
+
+    async def _on_key(self, event: events.Key) -> None:
+        self.post_message(self.Interacted())
+        await super()._on_key(event)
+
+    async def _on_mouse_down(self, event: events.MouseDown) -> None:
+        self.post_message(self.Interacted())
+        await super()._on_mouse_down(event)
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self.post_message(self.Interacted())
+        super()._on_mouse_scroll_up(event)
+
+    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self.post_message(self.Interacted())
+        super()._on_mouse_scroll_down(event)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """Scrolling changes the viewport that followers copy: tell the app."""
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value) and not self._applying_remote:
+            self._post_cursor(self.selection)
+
     # -- local edits ------------------------------------------------------------------
 
     def edit(self, edit: Edit) -> EditResult:
@@ -306,9 +364,11 @@ class PairEditor(TextArea):
         """
         start, end = self._location(position), self._location(position + deleted)
         bottom = end[0]
-        result = super().edit(Edit(text, start, end, maintain_selection_offset))
         shadow = self._shadow
+        # First: TextArea moves the selection inside ``edit``, and the index of the new
+        # cursor that the selection watcher reports is measured on the shadow.
         self._shadow = shadow[:position] + text + shadow[position + deleted :]
+        result = super().edit(Edit(text, start, end, maintain_selection_offset))
         new_bottom = result.end_location[0]
         lines = self.document.lines
         widest = self._widest
@@ -378,6 +438,9 @@ class PairEditor(TextArea):
         super()._watch_selection(previous, selection)
         if self._applying_remote:
             return
+        self._post_cursor(selection)
+
+    def _post_cursor(self, selection: Selection) -> None:
         top = self.scroll_offset.y
         self.post_message(
             self.CursorMoved(

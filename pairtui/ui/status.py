@@ -24,6 +24,8 @@ class StatusBar(Static):
     pending: reactive[int] = reactive(0)
     rtt: reactive[float | None] = reactive(None)
     people: reactive[int] = reactive(0)
+    unread: reactive[int] = reactive(0)
+    following: reactive[str] = reactive("")
 
     def on_mount(self) -> None:
         self.set_interval(0.5, self.refresh)  # the reconnect countdown
@@ -39,6 +41,10 @@ class StatusBar(Static):
         if self.rtt is not None and self.status == "connected":
             text.append(f"   rtt {self.rtt * 1000:.0f} ms", style="dim")
         text.append(f"   {self.people} here", style="dim")
+        if self.following:
+            text.append(f"   following {self.following} (F5 stops)", style="bold cyan")
+        if self.unread:
+            text.append(f"   ✉ {self.unread} unread (F3)", style="bold magenta")
         return text
 
     def _connection(self) -> Text:

@@ -127,3 +127,27 @@ def test_deleting_an_open_file_clears_presence_on_it() -> None:
     room.handle("a", p.SetPresence(file=file, cursor=0), 1.0)
     room.handle("a", p.DeleteFile(file=file), 1.0)
     assert room.members["a"].file is None and file not in room.members["a"].open_files
+
+
+def test_a_chat_flood_is_refused_per_member_and_the_room_stays_usable() -> None:
+    room, _file = new_room()
+    join(room, "a")
+    join(room, "b")
+    posted = [room.handle("a", p.SendChat(text=f"m{n}"), 10.0) for n in range(15)]
+    refused = [e for e in posted if codes(e)]
+    assert len(refused) == 5  # a burst of 10 is allowed, then no more at that instant
+    assert codes(refused[0]) == [p.ErrorCode.RATE_LIMITED]
+    assert "slow down" in refused[0].messages[0].message.message  # type: ignore[union-attr]
+    assert not refused[0].writes  # a refused message is neither stored nor sent
+    assert not codes(room.handle("b", p.SendChat(text="my turn"), 10.0))  # b has its own budget
+    assert not codes(room.handle("a", p.SendChat(text="later"), 10.6))  # a second later: again
+    assert [m.text for m in room.chat][-2:] == ["my turn", "later"]
+
+
+def test_presence_carries_the_members_round_trip() -> None:
+    room, file = new_room()
+    join(room, "a")
+    join(room, "b")
+    effects = room.handle("a", p.SetPresence(file=file, cursor=0, rtt=42), 2.0)
+    [changed] = [m.message for m in effects.messages if isinstance(m, Broadcast)]
+    assert isinstance(changed, p.PresenceChanged) and changed.member.rtt == 42

@@ -11,11 +11,18 @@ from textual.pilot import Pilot
 
 from pairtui.client import ClientSession
 from pairtui.core import protocol as p
+from pairtui.ui import chat_panel
 from pairtui.ui.app import PairApp
 from pairtui.ui.editor import PairEditor
 from tests.server.relay_process import RelayProcess, free_port
 
 TERMINAL = (100, 24)
+
+
+@pytest.fixture(autouse=True)
+def no_round_trips(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Round-trip times vary from run to run: keep them off the screens compared."""
+    monkeypatch.setattr(ClientSession, "ping", lambda self: None)
 
 
 @pytest.fixture
@@ -72,3 +79,31 @@ def test_main_screen_with_a_partner(
 
     # The partner's session lives on the app's event loop and ends with it.
     assert snap_compare(app, terminal_size=TERMINAL, run_before=run_before)
+
+
+def test_panels_files_people_and_chat(
+    snap_compare: Any, relay_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sidebar (files, people) and chat with a link and a code block."""
+    monkeypatch.setattr(PairEditor, "cursor_blink", False)
+    monkeypatch.setattr(chat_panel, "message_time", lambda seconds: "12:00")
+    app = PairApp(ClientSession(relay_url, "snap-panels", "ada"), show_sidebar=True)
+    partner = ClientSession(relay_url, "snap-panels", "bob", color="#61afef")
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await until(pilot, lambda: app.current_file is not None)
+        await pilot.press(*"def add(a, b):", "enter", *"    return a + b")
+        await app.session.wait_synced()
+        await partner.start()
+        file = app.current_file
+        assert file is not None
+        partner.create_file("ex/02.py")
+        await partner.open(file)
+        partner.set_presence(p.SetPresence(file=file, cursor=4, anchor=4))
+        partner.send_chat("see https://docs.python.org/3/ and main.py:2\n```python\nadd(1, 2)\n```")
+        await until(pilot, lambda: len(app.chat_panel.log_view) == 1)
+        await until(pilot, lambda: any(c.cursor == 4 for c in app.editor.remote_cursors))
+        await pilot.press("f3")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(140, 30), run_before=run_before)
