@@ -28,7 +28,7 @@ from bench.traces import SEQUENTIAL, SequentialTrace, load_sequential
 from pairtui.core import protocol as p
 from pairtui.core.ot import TextOperation
 from server.document import ServerDocument
-from server.room import Room
+from server.room import Disconnect, Room
 from server.store.records import Write
 from server.store.sqlite import SQLiteStore
 
@@ -67,7 +67,8 @@ def run_room(start: str, ops: list[TextOperation], encode: bool) -> None:
         effects = room.handle("m1", p.Op(file=file, revision=seq - 1, seq=seq, op=op.ops), 0.0)
         if encode:
             for outgoing in effects.messages:
-                p.encode(outgoing.message)
+                if not isinstance(outgoing, Disconnect):
+                    p.encode(outgoing.message)
 
 
 async def run_sqlite(start: str, ops: list[TextOperation], group: int) -> None:

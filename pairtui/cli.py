@@ -25,8 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Join a room. With no --server (and none in config.toml) a relay on "
         "this machine is used, started in the background if none is running.",
     )
-    join.add_argument("room", help="the room to join, e.g. 'demo'")
+    join.add_argument(
+        "room", help="the room to join, e.g. 'demo', or an invite link from 'pair invite'"
+    )
     join.add_argument("--server", help="relay URL, e.g. ws://host:8765/ (default: local relay)")
+    join.add_argument("--cafile", help="trust this CA (PEM) for a wss:// relay's certificate")
     join.add_argument("--name", help="your name as others see it (default: your login name)")
     join.add_argument("--file", help="open (or create) this file of the room first")
     join.add_argument(
@@ -34,6 +37,27 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="also mirror the room's files into this folder and back, to use your own "
         "editor or run the code (honours .gitignore and .pairignore)",
+    )
+    invite = commands.add_parser(
+        "invite",
+        help="print an invite link to a room (gives the room keys on first use)",
+        description="Print a link that 'pair join' accepts. The first invite for a room "
+        "creates it on the relay with a write key and a read-only key, kept in your keyring.",
+    )
+    invite.add_argument("room", help="the room, e.g. 'demo'")
+    invite.add_argument("--read-only", action="store_true", help="a link that can only watch")
+    invite.add_argument("--server", help="relay URL (default: config.toml, then the local relay)")
+    invite.add_argument("--cafile", help="trust this CA (PEM) for a wss:// relay's certificate")
+    for name, text in (
+        ("login", "keep a relay's admin token (asked for, hidden) in your keyring"),
+        ("logout", "forget the admin token and room keys kept for a relay"),
+    ):
+        command = commands.add_parser(name, help=text, description=text)
+        command.add_argument("--server", help="relay URL (default: config.toml)")
+    admin.add_new_token_arguments(
+        commands.add_parser(
+            "new-token", help="create an admin token for 'pair serve --tokens-file'"
+        )
     )
     serve.add_arguments(
         commands.add_parser(
@@ -69,6 +93,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from server.admin import run_restore
 
         return run_restore(args)
+    if args.command in ("invite", "login", "logout"):
+        from pairtui import access
+
+        commands = {"invite": access.run_invite, "login": access.run_login}
+        return commands.get(args.command, access.run_logout)(args)
+    if args.command == "new-token":
+        from server.admin import run_new_token
+
+        return run_new_token(args)
     if args.command == "join":
         from pairtui.join import run_join
 

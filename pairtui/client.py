@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import random
 import secrets
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from pairtui.core.protocol import ErrorCode
 from pairtui.core.sync import FileSync, RemoteChange, RetryLater, SyncError
 from pairtui.journal import Journal
 
-FATAL_CODES = {ErrorCode.BAD_KEY, ErrorCode.UNSUPPORTED_PROTOCOL}
+FATAL_CODES = {ErrorCode.BAD_KEY, ErrorCode.UNSUPPORTED_PROTOCOL, ErrorCode.REMOVED}
 JOURNAL_DELAY = 0.5
 RETRY_DELAY = 0.5  # after the relay's rate limit refused an edit
 
@@ -107,6 +108,14 @@ class ErrorReceived:
     message: str
 
 
+@dataclass(frozen=True)
+class KeysReceived:
+    """The room has new keys (rotated, or given to an open room); ``key`` is ours now."""
+
+    key: str
+    writes: bool
+
+
 SessionEvent: TypeAlias = (
     StatusChanged
     | FileOpened
@@ -116,6 +125,7 @@ SessionEvent: TypeAlias = (
     | ChatReceived
     | SummonReceived
     | ErrorReceived
+    | KeysReceived
 )
 
 
@@ -146,6 +156,7 @@ class ClientSession:
         open_timeout: float = 10.0,
         seed: int | None = None,
         journal: Journal | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.url = url
         self.room = room
@@ -154,6 +165,7 @@ class ClientSession:
         self.client_id = client_id or (journal.client_id() if journal else new_client_id())
         self.color = color
         self.key = key
+        self.ssl_context = ssl_context
         self.backoff = backoff or Backoff()
         self.open_timeout = open_timeout
         self.status: ConnectionStatus = "connecting"
@@ -172,6 +184,7 @@ class ClientSession:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._fatal: str | None = None
+        self.fatal_code: ErrorCode | None = None
         self._presence: p.SetPresence | None = None
         self._presence_held = False
         self._rng = random.Random(seed)
@@ -182,6 +195,11 @@ class ClientSession:
         if journal is not None:
             for restored in journal.load():
                 self.syncs[restored.file] = restored.sync
+
+    @property
+    def fatal_reason(self) -> str | None:
+        """Why the relay refused this session for good (``None`` while it may go on)."""
+        return self._fatal
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -304,6 +322,14 @@ class ClientSession:
     def summon(self) -> None:
         self._send(p.Summon())
 
+    def rotate_keys(self) -> bool:
+        """Ask for new room keys (writers only); they arrive as ``KeysReceived``."""
+        return self._send(p.RotateKeys())
+
+    def remove_member(self, member: str) -> bool:
+        """Disconnect ``member`` from the room (writers only)."""
+        return self._send(p.RemoveMember(member=member))
+
     def ping(self) -> None:
         self._ping_ids += 1
         self._pings[self._ping_ids] = time.monotonic()
@@ -323,6 +349,7 @@ class ClientSession:
             try:
                 async with connect(
                     self.url,
+                    ssl=self.ssl_context if self.url.startswith("wss:") else None,
                     open_timeout=self.open_timeout,
                     max_size=None,
                     compression=None,
@@ -332,6 +359,8 @@ class ClientSession:
                     self._connection = connection
                     await self._session(connection)
                     attempt = 0
+            except ssl.SSLCertVerificationError as error:
+                self._fatal = _describe(error, self.url)  # retrying will not make it trusted
             except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as error:
                 reason = _describe(error, self.url)
             except (InvalidURI, SessionClosed) as error:
@@ -404,6 +433,10 @@ class ClientSession:
             if sent is not None:
                 self.rtt = time.monotonic() - sent
                 self._share_rtt()
+        elif isinstance(message, p.RoomKeys):
+            # A reconnect must use the key that works now.
+            self.key = message.write_key if self.role == "write" else message.read_key
+            self._emit(KeysReceived(self.key or message.read_key, message.write_key is not None))
         elif isinstance(message, p.Error):
             self._error(message)
 
@@ -453,6 +486,7 @@ class ClientSession:
                     return  # a pause, not a problem to show
         if message.code in FATAL_CODES:
             self._fatal = f"{message.code}: {message.message}"
+            self.fatal_code = message.code
         if message.ref == "open" and message.file is not None and message.file in self.syncs:
             lost = self.syncs.pop(message.file)  # reopened after a restart, but it is gone
             if self.journal is not None:
@@ -549,6 +583,11 @@ class ClientSession:
 
 
 def _describe(error: BaseException, url: str) -> str:
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return (
+            f"the relay's certificate at {url} is not trusted ({error.verify_message}); "
+            "for a private CA pass --cafile"
+        )
     if isinstance(error, ConnectionRefusedError):
         return f"nothing is listening at {url}; is the relay running?"
     if isinstance(error, TimeoutError):

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
+from pairtui.core.keys import hash_secret, new_secret
 from pairtui.dirs import relay_data_dir
 from server.backup import BackupError, backup, restore
 from server.lock import DataDirBusyError, DataDirLock
@@ -108,4 +112,36 @@ def run_restore(args: argparse.Namespace) -> int:
         console.print(f"pair restore: {error}")
         return 1
     console.print(f"restored {rooms} room(s) into {data_dir}")
+    return 0
+
+
+def add_new_token_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "file", type=Path, help="the tokens file to add to (pair serve --tokens-file FILE)"
+    )
+    parser.add_argument("--label", default="", help="a note kept beside the token's hash")
+
+
+def run_new_token(args: argparse.Namespace) -> int:
+    """Make an admin token, append only its hash to the tokens file, print it once."""
+    token = new_secret()
+    label = args.label.replace("\n", " ").replace("#", "")
+    line = f"sha256:{hash_secret(token)}  # {label or 'token'}, {time.strftime('%Y-%m-%d')}\n"
+    try:
+        args.file.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(args.file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+            handle.write(line)
+    except OSError as error:
+        print(
+            f"pair new-token: cannot write {args.file}: {error.strerror or error}", file=sys.stderr
+        )
+        return 1
+    print(token)
+    print(
+        f"Added its hash to {args.file}. Give the token above to whoever may create rooms; "
+        "they run 'pair login --server URL'. It is not shown again. Restart the relay "
+        "to load it.",
+        file=sys.stderr,
+    )
     return 0

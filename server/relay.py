@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import ssl
 import time
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -28,17 +29,22 @@ from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.typing import Origin
 
 from pairtui import __version__
 from pairtui.core import protocol as p
+from pairtui.core.keys import read_key_for
 from pairtui.core.protocol import ErrorCode, ProtocolError
+from server.auth import AdminTokens, new_keys, role_for
+from server.gate import Gate, GateLimits
 from server.limits import RateLimit, TokenBucket
 from server.logs import get_logger
 from server.metrics import RelayMetrics
-from server.room import Broadcast, Effects, Reply, Room, RoomLimits
+from server.room import Broadcast, Disconnect, Effects, Reply, Room, RoomLimits
 from server.store.base import Store
-from server.store.records import StoreError
+from server.store.records import KeyHashes, StoreError
 
+CLOSE_NORMAL = 1000
 CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_POLICY = 1008
@@ -61,6 +67,14 @@ class RelayConfig:
     ping_timeout: float | None = 20.0
     room_linger: float = 30.0
     max_write_buffer: int = 16 << 20
+    require_keys: bool = False
+    """Refuse rooms without keys (a relay reachable from other machines)."""
+    admin_tokens: AdminTokens = field(default_factory=AdminTokens)
+    """Who may create rooms; none configured: anyone may create rooms with keys."""
+    gate: GateLimits = field(default_factory=GateLimits)
+    origins: tuple[str, ...] = ()
+    """Browser origins allowed to connect; clients sending no Origin are always allowed."""
+    ssl: ssl.SSLContext | None = None
 
 
 @dataclass
@@ -70,6 +84,7 @@ class _Event:
     received: float
     join: tuple[p.Join, p.Role, ServerConnection] | None = None
     stop: bool = False  # the worker finishes what came before, then ends
+    lock: asyncio.Future[str] | None = None  # give the open room keys; the write key comes back
 
 
 class RoomWorker:
@@ -104,9 +119,15 @@ class RoomWorker:
                 batch = batch[: next(i for i, e in enumerate(batch) if e.stop)]
             effects = Effects()
             now = time.time()
+            locks: list[tuple[asyncio.Future[str], str]] = []
             for event in batch:
                 try:
-                    effects.extend(self._handle(event, now))
+                    if event.lock is not None:
+                        write_key, locked = self.room.lock()
+                        locks.append((event.lock, write_key))
+                        effects.extend(locked)
+                    else:
+                        effects.extend(self._handle(event, now))
                 except Exception:  # a bug must cost one message, not the room
                     log.exception("room failed on a message", extra={"room": self.room.name})
                     effects.extend(_internal_error(event.member))
@@ -116,11 +137,18 @@ class RoomWorker:
                 log.error(
                     "store refused a commit", extra={"room": self.room.name, "reason": str(error)}
                 )
+                for future, _ in locks:
+                    future.set_exception(error)
                 await self._fail_storage()
                 return
+            for future, write_key in locks:
+                future.set_result(write_key)
             if effects.writes:
                 self.relay.metrics.commits.inc()
-            self._deliver(effects)
+            try:
+                self._deliver(effects)
+            except Exception:  # stored already: a bug in sending must not stop the room
+                log.exception("room failed to deliver", extra={"room": self.room.name})
             self._observe(batch, effects)
             if stopping:
                 return
@@ -137,6 +165,11 @@ class RoomWorker:
 
     def _deliver(self, effects: Effects) -> None:
         for outgoing in effects.messages:
+            if isinstance(outgoing, Disconnect):
+                removed = self.connections.pop(outgoing.member, None)
+                if removed is not None:
+                    self.relay.spawn(removed.close(CLOSE_POLICY, "removed from the room"))
+                continue
             data = p.encode(outgoing.message)
             if isinstance(outgoing, Broadcast):
                 targets = self._audience(outgoing)
@@ -152,13 +185,16 @@ class RoomWorker:
                     self.relay.spawn(connection.close(CLOSE_POLICY, "too slow to keep up"))
 
     def _audience(self, outgoing: Broadcast) -> list[ServerConnection]:
+        """Members still in the room (one removed earlier in this batch is not)."""
         members = self.room.members
-        return [
-            connection
-            for member, connection in self.connections.items()
-            if member != outgoing.exclude
-            and (outgoing.file is None or outgoing.file in members[member].open_files)
-        ]
+        audience = []
+        for member, connection in self.connections.items():
+            state = members.get(member)
+            if state is None or member == outgoing.exclude:
+                continue
+            if outgoing.file is None or outgoing.file in state.open_files:
+                audience.append(connection)
+        return audience
 
     def _observe(self, batch: Iterable[_Event], effects: Effects) -> None:
         metrics = self.relay.metrics
@@ -211,6 +247,7 @@ class Relay:
         self._closing = False
         self._background: set[asyncio.Task[None]] = set()
         self.connections = 0
+        self.gate = Gate(self.config.gate)
 
     @property
     def port(self) -> int:
@@ -225,6 +262,8 @@ class Relay:
             config.host,
             config.port,
             process_request=self._process_request,
+            origins=[None, *(Origin(origin) for origin in config.origins)],
+            ssl=config.ssl,
             max_size=config.max_frame,
             ping_interval=config.ping_interval,
             ping_timeout=config.ping_timeout,
@@ -274,6 +313,11 @@ class Relay:
             return _response(
                 HTTPStatus.OK, self.metrics.render(), "text/plain; version=0.0.4; charset=utf-8"
             )
+        refusal = self.gate.refusal(_address(connection), time.monotonic())
+        if refusal is not None:
+            self.metrics.errors.labels(code=ErrorCode.RATE_LIMITED.value).inc()
+            get_logger().warning("connection refused", extra={"address": _address(connection)})
+            return _response(HTTPStatus.TOO_MANY_REQUESTS, refusal.encode(), "text/plain")
         return None
 
     # -- websockets -------------------------------------------------------------------
@@ -281,15 +325,24 @@ class Relay:
     async def _handle_connection(self, connection: ServerConnection) -> None:
         connection_id = next(self._ids)
         log = get_logger()
-        address = connection.remote_address[0] if connection.remote_address else "?"
+        address = _address(connection)
         self.connections += 1
         self.metrics.connections.inc()
         log.info("connection opened", extra={"conn": connection_id, "address": address})
         try:
+            if not self.gate.opened(address):
+                await self._refuse(
+                    connection,
+                    ErrorCode.RATE_LIMITED,
+                    "too many connections from your address",
+                    CLOSE_TRY_AGAIN_LATER,
+                )
+                return
             await self._serve_connection(connection, connection_id)
         except ConnectionClosed:
             pass
         finally:
+            self.gate.closed(address)
             self.connections -= 1
             self.metrics.connections.dec()
             log.info(
@@ -297,14 +350,26 @@ class Relay:
             )
 
     async def _serve_connection(self, connection: ServerConnection, connection_id: int) -> None:
-        join = await self._receive_join(connection)
-        if join is None:
+        first = await self._receive_join(connection)
+        if first is None:
             return
-        member = f"m{connection_id}"
+        address = _address(connection)
+        locked_for = self.gate.attempts.locked_for(address, time.monotonic())
+        if locked_for:
+            await self._refuse(
+                connection,
+                ErrorCode.RATE_LIMITED,
+                f"too many wrong keys or tokens from your address; try again in {locked_for:.0f} s",
+                CLOSE_POLICY,
+            )
+            return
         try:
-            worker = await self._room(join.room)
+            if isinstance(first, p.CreateRoom):
+                await self._create_room(connection, first)
+                return
+            admitted = await self._admit(connection, first)
         except StoreError as error:
-            get_logger().error("cannot load room", extra={"room": join.room, "reason": str(error)})
+            get_logger().error("cannot load room", extra={"room": first.room, "reason": str(error)})
             await self._refuse(
                 connection,
                 ErrorCode.STORAGE_UNAVAILABLE,
@@ -312,10 +377,16 @@ class Relay:
                 CLOSE_TRY_AGAIN_LATER,
             )
             return
+        if admitted is None:
+            return
+        worker, role = admitted
+        join = first
+        member = f"m{connection_id}"
         get_logger().info(
-            "joined", extra={"conn": connection_id, "room": join.room, "member": member}
+            "joined",
+            extra={"conn": connection_id, "room": join.room, "member": member, "role": role},
         )
-        worker.submit(_Event(member, None, time.perf_counter(), join=(join, "write", connection)))
+        worker.submit(_Event(member, None, time.perf_counter(), join=(join, role, connection)))
         try:
             await self._pump(connection, worker, member)
         finally:
@@ -323,7 +394,81 @@ class Relay:
             if current is worker:
                 worker.submit(_Event(member, None, time.perf_counter()))
 
-    async def _receive_join(self, connection: ServerConnection) -> p.Join | None:
+    async def _admit(
+        self, connection: ServerConnection, join: p.Join
+    ) -> tuple[RoomWorker, p.Role] | None:
+        """The room and the role this join's key gives, or ``None`` (refused and closed)."""
+        open_room_wanted = join.key is None and not self.config.require_keys
+        worker = await self._room(join.room, create=open_room_wanted)
+        role: p.Role | None = None
+        if worker is not None:
+            keys = worker.room.keys
+            if keys is not None:
+                role = role_for(keys, join.key)
+            elif not self.config.require_keys and join.key is None:
+                role = "write"
+        if role is None:
+            await self._failed_secret(
+                connection,
+                join.room,
+                ErrorCode.BAD_KEY,
+                "this room needs a valid key: ask someone in it for an invite link "
+                "(pair invite), then run 'pair join LINK'",
+            )
+            return None
+        if join.key is not None:
+            self.gate.attempts.succeeded(_address(connection))
+        assert worker is not None
+        return worker, role
+
+    async def _create_room(self, connection: ServerConnection, message: p.CreateRoom) -> None:
+        """Create a room with keys (or give an open one keys) and hand its creator the keys."""
+        tokens = self.config.admin_tokens
+        if tokens.required and not tokens.allows(message.token):
+            await self._failed_secret(
+                connection,
+                message.room,
+                ErrorCode.BAD_TOKEN,
+                "creating rooms on this relay needs an admin token: "
+                "run 'pair login --server URL' with one from the relay's operator",
+            )
+            return
+        write_key, keys = new_keys()
+        worker = await self._room(message.room, create=True, keys=keys)
+        assert worker is not None
+        if worker.room.keys is None:
+            lock: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            worker.submit(_Event("", None, time.perf_counter(), lock=lock))
+            write_key = await lock
+        elif worker.room.keys is not keys:
+            await self._refuse(
+                connection,
+                ErrorCode.ROOM_EXISTS,
+                f"room {message.room!r} exists already and has keys: ask its members for an "
+                "invite link, or choose another name",
+                CLOSE_POLICY,
+            )
+            return
+        get_logger().info("room keys created", extra={"room": message.room})
+        room_keys = p.RoomKeys(
+            room=message.room, read_key=read_key_for(write_key), write_key=write_key
+        )
+        await connection.send(p.encode(room_keys), text=True)
+        await connection.close(CLOSE_NORMAL, "room created")
+
+    async def _failed_secret(
+        self, connection: ServerConnection, room: str, code: ErrorCode, message: str
+    ) -> None:
+        """A wrong key or token: logged without it, answered late, and counted per address."""
+        address = _address(connection)
+        delay = self.gate.attempts.failed(address, time.monotonic())
+        get_logger().warning(
+            "wrong key or token", extra={"room": room, "address": address, "code": code.value}
+        )
+        await asyncio.sleep(delay)
+        await self._refuse(connection, code, message, CLOSE_POLICY)
+
+    async def _receive_join(self, connection: ServerConnection) -> p.Join | p.CreateRoom | None:
         try:
             async with asyncio.timeout(self.config.join_timeout):
                 frame = await connection.recv()
@@ -335,9 +480,12 @@ class Relay:
         except ProtocolError as error:
             await self._refuse(connection, error.code, error.message, CLOSE_POLICY)
             return None
-        if not isinstance(message, p.Join):
+        if not isinstance(message, (p.Join, p.CreateRoom)):
             await self._refuse(
-                connection, ErrorCode.NOT_JOINED, "the first message must be join", CLOSE_POLICY
+                connection,
+                ErrorCode.NOT_JOINED,
+                "the first message must be join (or create_room)",
+                CLOSE_POLICY,
             )
             return None
         if message.protocol != p.PROTOCOL_VERSION:
@@ -426,7 +574,10 @@ class Relay:
         self._send_error(connection, code, message)
         await connection.close(close_code, code.value)
 
-    async def _room(self, name: str) -> RoomWorker:
+    async def _room(
+        self, name: str, *, create: bool, keys: KeyHashes | None = None
+    ) -> RoomWorker | None:
+        """The loaded room; loaded from the store, or with ``create`` made (with ``keys``)."""
         worker = self.rooms.get(name)
         if worker is not None:
             return worker
@@ -438,7 +589,10 @@ class Relay:
             limits = self.config.room_limits
             record = await self.store.load_room(name, history=limits.history)
             if record is None:
-                room, effects = Room.create(name, time.time(), limits)
+                if not create:
+                    self._loading.pop(name, None)
+                    return None
+                room, effects = Room.create(name, time.time(), limits, keys)
                 await self.store.commit(effects.writes)
             else:
                 room = Room(record, limits)
@@ -447,6 +601,11 @@ class Relay:
             self.metrics.rooms.set(len(self.rooms))
         self._loading.pop(name, None)
         return worker
+
+
+def _address(connection: ServerConnection) -> str:
+    remote = connection.remote_address
+    return str(remote[0]) if remote else "?"
 
 
 def _internal_error(member: str) -> Effects:

@@ -21,9 +21,11 @@ from typing import TypeAlias
 
 from pairtui import __version__
 from pairtui.core import protocol as p
+from pairtui.core.keys import read_key_for
 from pairtui.core.ot import TextOperation, transform_index
 from pairtui.core.paths import BadPathError, check_file_path
 from pairtui.core.protocol import ErrorCode, ProtocolError
+from server.auth import new_keys
 from server.document import DEFAULT_MAX_LENGTH, Applied, Duplicate, ServerDocument
 from server.limits import RateLimit, TokenBucket
 from server.store.records import (
@@ -31,6 +33,8 @@ from server.store.records import (
     FileCreated,
     FileDeleted,
     FileRenamed,
+    KeyHashes,
+    KeysSet,
     OpAppended,
     RoomCreated,
     RoomRecord,
@@ -76,7 +80,14 @@ class Broadcast:
     file: str | None = None
 
 
-Outgoing: TypeAlias = Reply | Broadcast
+@dataclass(frozen=True)
+class Disconnect:
+    """Close ``member``'s connection for good (they were removed from the room)."""
+
+    member: str
+
+
+Outgoing: TypeAlias = Reply | Broadcast | Disconnect
 
 
 @dataclass
@@ -158,13 +169,15 @@ class Room:
         }
         self.chat: list[p.ChatMessage] = list(record.chat[-self.limits.chat_kept :])
         self.members: dict[str, MemberState] = {}
+        self.keys: KeyHashes | None = record.keys
+        """``None``: an open room, which anyone reaching the relay may join to write."""
 
     @classmethod
     def create(
-        cls, name: str, now: float, limits: RoomLimits | None = None
+        cls, name: str, now: float, limits: RoomLimits | None = None, keys: KeyHashes | None = None
     ) -> tuple[Room, Effects]:
-        """A new room with one empty file, and the writes that store it."""
-        room = cls(RoomRecord(name=name, created_at=now, files=[], chat=[]), limits)
+        """A new room with one empty file (and ``keys``, if any), and the writes that store it."""
+        room = cls(RoomRecord(name=name, created_at=now, files=[], chat=[], keys=keys), limits)
         file_id = room._new_file_id()
         room.files[file_id] = RoomFile(
             file_id, DEFAULT_FILE, ServerDocument(max_length=room.limits.max_document_length)
@@ -173,7 +186,31 @@ class Room:
             RoomCreated(name, now),
             FileCreated(name, file_id, DEFAULT_FILE, "", now),
         ]
+        if keys is not None:
+            writes.append(KeysSet(name, keys))
         return room, Effects(writes=writes)
+
+    def lock(self) -> tuple[str, Effects]:
+        """Give the room new keys; everyone in it gets the keys of their role.
+
+        ``create_room`` on an open room and ``rotate_keys`` both come here:
+        the people in the room keep their access across reconnects, while
+        old invite links (and anyone removed first) are shut out.
+        """
+        write_key, self.keys = new_keys()
+        read_key = read_key_for(write_key)
+        messages: list[Outgoing] = [
+            Reply(
+                member.member,
+                p.RoomKeys(
+                    room=self.name,
+                    read_key=read_key,
+                    write_key=write_key if member.role == "write" else None,
+                ),
+            )
+            for member in self.members.values()
+        ]
+        return write_key, Effects(writes=[KeysSet(self.name, self.keys)], messages=messages)
 
     @property
     def empty(self) -> bool:
@@ -232,20 +269,25 @@ class Room:
             return self._presence(state, message)
         if isinstance(message, p.Open):
             return self._open(state, message)
-        if isinstance(message, p.SendChat):
-            return self._chat(state, message, now)
         if isinstance(message, p.Ping):
             return Effects(messages=[Reply(state.member, p.Pong(id=message.id))])
+        if isinstance(message, (p.Join, p.CreateRoom)):
+            raise ProtocolError(ErrorCode.ALREADY_JOINED, "this connection has joined already")
+        # Everything below changes the room or asks something of others: writers only.
+        _require_write(state)
+        if isinstance(message, p.SendChat):
+            return self._chat(state, message, now)
         if isinstance(message, p.Summon):
             return self._summon(state)
-        if isinstance(message, p.Join):
-            raise ProtocolError(ErrorCode.ALREADY_JOINED, "this connection has joined already")
-        _require_write(state)
         if isinstance(message, p.CreateFile):
             return self._create_file(message, now)
         if isinstance(message, p.RenameFile):
             return self._rename_file(message)
-        return self._delete_file(message)
+        if isinstance(message, p.DeleteFile):
+            return self._delete_file(message)
+        if isinstance(message, p.RotateKeys):
+            return self.lock()[1]
+        return self._remove_member(state, message)
 
     def _op(self, state: MemberState, message: p.Op, now: float) -> Effects:
         _require_write(state)
@@ -401,6 +443,21 @@ class Room:
                 member.file = member.cursor = member.anchor = None
         return self._files_changed([FileDeleted(self.name, message.file)])
 
+    def _remove_member(self, state: MemberState, message: p.RemoveMember) -> Effects:
+        target = self.members.get(message.member)
+        if target is None or target is state:
+            raise ProtocolError(
+                ErrorCode.UNKNOWN_MEMBER, f"no other member {message.member!r} is in this room"
+            )
+        removed = p.Error(
+            code=ErrorCode.REMOVED,
+            message=f"{state.name} removed you from the room",
+            ref="remove_member",
+        )
+        effects = Effects(messages=[Reply(target.member, removed), Disconnect(target.member)])
+        effects.extend(self.leave(target.member))
+        return effects
+
     # -- helpers ------------------------------------------------------------------------
 
     def snapshot_writes(self) -> list[Write]:
@@ -457,7 +514,9 @@ class Room:
 
 def _require_write(state: MemberState) -> None:
     if state.role != "write":
-        raise ProtocolError(ErrorCode.READ_ONLY, "you joined read-only; ask for a write invite")
+        raise ProtocolError(
+            ErrorCode.READ_ONLY, "you joined read-only: you can watch, not change the room"
+        )
 
 
 def _error(member: str, code: ErrorCode, text: str, cause: p.ClientMessage) -> Effects:

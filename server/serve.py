@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from pairtui.dirs import relay_data_dir
+from server.auth import AdminTokens, TokensFileError
+from server.gate import GateLimits, is_loopback
 from server.limits import RateLimit
 from server.lock import DataDirBusyError, DataDirLock
 from server.logs import configure, get_logger
@@ -63,14 +66,74 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="make every commit survive a power cut, not only a crash (slower)",
     )
+    access = parser.add_argument_group("access (docs/security.md)")
+    access.add_argument(
+        "--open",
+        action="store_true",
+        help="let anyone who reaches the relay create and join rooms without keys "
+        "(the default only on 127.0.0.1)",
+    )
+    access.add_argument(
+        "--require-keys",
+        action="store_true",
+        help="every room needs keys, even on 127.0.0.1 (use it behind a reverse proxy)",
+    )
+    access.add_argument(
+        "--tokens-file",
+        type=Path,
+        help="only holders of a token in this file may create rooms "
+        "(add one with 'pair new-token FILE')",
+    )
+    access.add_argument("--certfile", type=Path, help="TLS certificate (PEM): serve wss://")
+    access.add_argument("--keyfile", type=Path, help="TLS private key (PEM) for --certfile")
+    access.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a browser origin allowed to connect, e.g. https://camp.example.org "
+        "(repeatable; clients that send no Origin, like pair join, are always allowed)",
+    )
+    access.add_argument(
+        "--max-connections-per-address",
+        type=int,
+        default=GateLimits().max_per_address,
+        help="open connections one address may hold (default: %(default)s; loopback exempt)",
+    )
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     parser.add_argument("--print-port", action="store_true", help=argparse.SUPPRESS)
 
 
+class ConfigError(Exception):
+    """A setting of ``pair serve`` that cannot work; the message says how to fix it."""
+
+
+def tls_context(certfile: Path | None, keyfile: Path | None) -> ssl.SSLContext | None:
+    if certfile is None and keyfile is None:
+        return None
+    if certfile is None:
+        raise ConfigError("--keyfile needs --certfile")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(certfile, keyfile)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigError(f"cannot load the TLS certificate {certfile}: {error}") from None
+    return context
+
+
 def config_from(args: argparse.Namespace) -> RelayConfig:
     defaults = RateLimit()
+    if args.open and args.require_keys:
+        raise ConfigError("--open and --require-keys contradict each other: choose one")
+    tokens = AdminTokens()
+    if args.tokens_file is not None:
+        try:
+            tokens = AdminTokens.from_file(args.tokens_file)
+        except TokensFileError as error:
+            raise ConfigError(str(error)) from None
     return RelayConfig(
         host=args.host,
         port=args.port,
@@ -79,6 +142,11 @@ def config_from(args: argparse.Namespace) -> RelayConfig:
             rate=args.rate, burst=max(defaults.burst, args.rate * 3), flood=defaults.flood
         ),
         room_limits=RoomLimits(max_document_length=args.max_document, history=args.history),
+        require_keys=args.require_keys or not (args.open or is_loopback(args.host)),
+        admin_tokens=tokens,
+        gate=GateLimits(max_per_address=args.max_connections_per_address),
+        origins=tuple(args.allow_origin),
+        ssl=tls_context(args.certfile, args.keyfile),
     )
 
 
@@ -107,7 +175,14 @@ async def _serve(args: argparse.Namespace, data_dir: Path) -> int:
             file=sys.stderr,
         )
         return 1
-    relay = Relay(store, config_from(args))
+    try:
+        config = config_from(args)
+    except ConfigError as error:
+        await store.close()
+        print(f"pair serve: {error}", file=sys.stderr)
+        return 2
+    relay = Relay(store, config)
+    _describe_access(config)
     try:
         await relay.start()
     except OSError as error:
@@ -130,6 +205,17 @@ async def _serve(args: argparse.Namespace, data_dir: Path) -> int:
     await relay.shutdown()
     await store.close()
     return 0
+
+
+def _describe_access(config: RelayConfig) -> None:
+    """Say once, at start, who can get in: the operator must never have to guess."""
+    log = get_logger()
+    if not config.require_keys and not is_loopback(config.host):
+        log.warning("OPEN relay: anyone who reaches it may join any room without a key")
+    if config.require_keys and not config.admin_tokens.required:
+        log.warning("anyone who reaches the relay may create rooms (with keys); see --tokens-file")
+    if config.ssl is None and not is_loopback(config.host):
+        log.warning("no TLS: keys and edits cross the network in clear; see --certfile")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

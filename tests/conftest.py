@@ -13,4 +13,4 @@ settings.register_profile("dev", max_examples=200)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 # A real relay and real client sessions, for every test directory that needs them.
-from tests.server.conftest import relay, session  # noqa: E402, F401
+from tests.server.conftest import relay, session, sessions  # noqa: E402, F401

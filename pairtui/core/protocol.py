@@ -58,6 +58,10 @@ class ErrorCode(enum.StrEnum):
     RATE_LIMITED = "rate_limited"
     READ_ONLY = "read_only"
     BAD_KEY = "bad_key"
+    BAD_TOKEN = "bad_token"
+    ROOM_EXISTS = "room_exists"
+    UNKNOWN_MEMBER = "unknown_member"
+    REMOVED = "removed"
     STORAGE_UNAVAILABLE = "storage_unavailable"
     INTERNAL = "internal"
 
@@ -171,6 +175,30 @@ class Summon(_Message, tag="summon", frozen=True):
     """Ask everyone else to come to my file and cursor."""
 
 
+class CreateRoom(_Message, tag="create_room", frozen=True):
+    """Instead of ``join``: create a room with keys (an admin token where the relay asks one).
+
+    The relay answers ``room_keys`` and closes the connection.
+    """
+
+    protocol: int
+    room: RoomName
+    token: Key | None = None
+
+
+class RotateKeys(_Message, tag="rotate_keys", frozen=True):
+    """New keys for the room (writers only): old invite links stop working.
+
+    Everyone in the room at that moment is sent the new keys of their role.
+    """
+
+
+class RemoveMember(_Message, tag="remove_member", frozen=True):
+    """Disconnect a member from the room (writers only); rotate keys first to keep them out."""
+
+    member: MemberId
+
+
 class Ping(_Message, tag="ping", frozen=True):
     """Round-trip probe; the relay answers ``pong`` with the same id."""
 
@@ -178,7 +206,19 @@ class Ping(_Message, tag="ping", frozen=True):
 
 
 ClientMessage: TypeAlias = (
-    Join | Open | Op | SetPresence | SendChat | CreateFile | RenameFile | DeleteFile | Summon | Ping
+    Join
+    | Open
+    | Op
+    | SetPresence
+    | SendChat
+    | CreateFile
+    | RenameFile
+    | DeleteFile
+    | Summon
+    | Ping
+    | CreateRoom
+    | RotateKeys
+    | RemoveMember
 )
 
 
@@ -313,6 +353,17 @@ class Summoned(_Message, tag="summoned", frozen=True):
     cursor: Index
 
 
+class RoomKeys(_Message, tag="room_keys", frozen=True):
+    """The room's new keys: the answer to ``create_room``, and to every member on a rotation.
+
+    The only time the relay sends keys; read-only members get only ``read_key``.
+    """
+
+    room: RoomName
+    read_key: Key
+    write_key: Key | None = None
+
+
 class Pong(_Message, tag="pong", frozen=True):
     """Answer to ``ping``."""
 
@@ -341,6 +392,7 @@ ServerMessage: TypeAlias = (
     | PresenceChanged
     | ChatPosted
     | Summoned
+    | RoomKeys
     | Pong
     | Error
 )

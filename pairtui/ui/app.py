@@ -23,12 +23,14 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
+from pairtui.access import Target, invite_text
 from pairtui.client import (
     ChatReceived,
     ClientSession,
     ErrorReceived,
     FileChanged,
     FilesListed,
+    KeysReceived,
     MembersChanged,
     SessionEvent,
     StatusChanged,
@@ -84,7 +86,7 @@ class PairApp(App[int]):
         session: ClientSession,
         *,
         initial_path: str | None = None,
-        join_hint: str = "",
+        target: Target | None = None,
         show_sidebar: bool | None = None,
         folder: FolderSync | None = None,
     ) -> None:
@@ -92,7 +94,7 @@ class PairApp(App[int]):
         self.session = session
         self.folder = folder
         self.initial_path = initial_path
-        self.join_hint = join_hint
+        self.target = target or Target(session.url, session.room, session.key, embedded=False)
         self.current_file: str | None = None
         self.follow = Follow()
         self.unread = 0
@@ -142,8 +144,10 @@ class PairApp(App[int]):
         self.set_interval(0.5, self._refresh_status)
         self.set_interval(1.0, self._refresh_panels)  # typing turns to idle with time
         self.editor.focus()
-        if self.join_hint:
-            self.notify(self.join_hint, title="Pairing", timeout=8)
+        if self.session.key is None:
+            self.notify(self.invite_text(), title="Pairing", timeout=8)
+        else:
+            self.notify("F1 shows the invite links for this room.", title="Pairing", timeout=8)
 
     async def on_unmount(self) -> None:
         self.session.unsubscribe(self._on_session_event)
@@ -179,6 +183,12 @@ class PairApp(App[int]):
                 title="Summoned",
                 timeout=15,
             )
+        elif isinstance(event, KeysReceived):
+            self.notify(
+                "The room has new keys; old invite links no longer work. F1 shows the new ones.",
+                title="Room keys",
+                timeout=10,
+            )
 
     def _file_changed(self, event: FileChanged) -> None:
         if event.source == EDITOR:
@@ -197,7 +207,9 @@ class PairApp(App[int]):
             self.editor.read_only = self.session.role == "read"
             self.session.ping()  # a round trip to show at once, not in five seconds
             self.chat_panel.show_history(self.session.chat, self._paths())
-        if event.status == "closed" and event.reason:
+        if event.status == "closed" and self.session.fatal_code == p.ErrorCode.BAD_KEY:
+            self.exit()  # 'pair join' asks for the invite link, then joins again
+        elif event.status == "closed" and event.reason:
             self.notify(event.reason, title="Disconnected", severity="error", timeout=30)
 
     def _members_changed(self) -> None:
@@ -644,8 +656,30 @@ class PairApp(App[int]):
     def action_redo(self) -> None:
         self.editor.action_redo()
 
+    def invite_text(self) -> str:
+        return invite_text(self.target, self.session.key, self.session.role)
+
     def action_invite(self) -> None:
-        self.notify(self.join_hint or f"pair join {self.session.room}", title="Invite", timeout=15)
+        self.notify(self.invite_text(), title="Invite", timeout=20)
+
+    @work
+    async def action_rotate_keys(self) -> None:
+        question = (
+            "Give this room new keys? Old invite links stop working; everyone in the room "
+            "now gets the new keys."
+        )
+        if await self.push_screen_wait(Confirm(question)):
+            self.session.rotate_keys()
+
+    @work
+    async def action_remove_member(self, member: str) -> None:
+        name = self._name_of(member)
+        question = (
+            f"Remove {name} from the room? To keep them out, rotate the keys next "
+            "(they may still hold a link)."
+        )
+        if await self.push_screen_wait(Confirm(question)):
+            self.session.remove_member(member)
 
     def _path_of(self, file: str) -> str:
         return next((f.path for f in self.session.files if f.file == file), file)

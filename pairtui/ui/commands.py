@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -20,7 +21,8 @@ ACTIONS = (
     ("Follow, stop following, resume", "follow", "F5: go wherever your partner goes"),
     ("Go there", "go_there", "F8: where your partner moved, or where they summoned you"),
     ("Summon others to me", "summon", "F9: ask everyone to come to your file and line"),
-    ("How can my partner join?", "invite", "show the command your partner runs"),
+    ("Invite: how others join", "invite", "F1: the command or invite links for this room"),
+    ("Rotate room keys", "rotate_keys", "old invite links stop working; people here stay"),
     ("Quit", "quit", "leave the room (unsent edits are kept locally)"),
 )
 
@@ -31,19 +33,22 @@ class PairCommands(Provider):
     async def search(self, query: str) -> Hits:
         app: PairApp = self.app  # type: ignore[assignment]
         matcher = self.matcher(query)
+        for title, command, help_text in self._entries(app):
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), command, help=help_text)
+
+    @staticmethod
+    def _entries(app: PairApp) -> Iterator[tuple[str, Callable[[], object], str]]:
+        """Every entry: the app's actions, a file to open, a person to remove."""
         for title, action, help_text in ACTIONS:
-            score = matcher.match(title)
-            if score > 0:
-                yield Hit(
-                    score, matcher.highlight(title), partial(app.run_action, action), help=help_text
-                )
+            yield title, partial(app.run_action, action), help_text
         for info in app.session.files:
-            title = f"Open {info.path}"
-            score = matcher.match(title)
-            if score > 0:
-                yield Hit(
-                    score,
-                    matcher.highlight(title),
-                    partial(app.open_file, info.file),
-                    help="switch to this file",
+            yield f"Open {info.path}", partial(app.open_file, info.file), "switch to this file"
+        for member_id, member in app.session.members.items():
+            if member_id != app.session.member:
+                yield (
+                    f"Remove {member.name} from the room",
+                    partial(app.run_action, f"remove_member({member_id!r})"),
+                    "disconnect them; rotate the keys to keep them out",
                 )

@@ -19,6 +19,8 @@ from server.store.records import (
     FileDeleted,
     FileRecord,
     FileRenamed,
+    KeyHashes,
+    KeysSet,
     OpAppended,
     RevisionConflict,
     RoomCreated,
@@ -44,6 +46,7 @@ class _Room:
     created_at: float
     files: dict[str, _File] = field(default_factory=dict)
     chat: dict[int, ChatMessage] = field(default_factory=dict)
+    keys: KeyHashes | None = None
 
 
 class MemoryStore(Store):
@@ -73,7 +76,9 @@ class MemoryStore(Store):
                 FileRecord(file_id, stored.path, text, stored.revision, kept, dict(stored.applied))
             )
         chat = [room.chat[i] for i in sorted(room.chat)]
-        return RoomRecord(name=name, created_at=room.created_at, files=files, chat=chat)
+        return RoomRecord(
+            name=name, created_at=room.created_at, files=files, chat=chat, keys=room.keys
+        )
 
     async def commit(self, writes: Sequence[Write]) -> None:
         if self.fail_commits is not None:
@@ -97,7 +102,9 @@ def _apply(rooms: dict[str, _Room], write: Write) -> None:
     room = rooms.get(write.room)
     if room is None:
         raise StoreError(f"room {write.room!r} does not exist")
-    if isinstance(write, FileCreated):
+    if isinstance(write, KeysSet):
+        room.keys = write.keys
+    elif isinstance(write, FileCreated):
         room.files[write.file] = _File(write.path, 0, 0, write.text)
     elif isinstance(write, ChatAppended):
         room.chat[write.message.id] = write.message

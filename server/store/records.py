@@ -63,6 +63,22 @@ class SnapshotSaved:
 
 
 @dataclass(frozen=True)
+class KeyHashes:
+    """What a relay keeps of a room's keys: SHA-256 of each, never the keys."""
+
+    write: str
+    read: str
+
+
+@dataclass(frozen=True)
+class KeysSet:
+    """The room's keys were created or rotated."""
+
+    room: str
+    keys: KeyHashes
+
+
+@dataclass(frozen=True)
 class ChatAppended:
     room: str
     message: ChatMessage
@@ -77,6 +93,7 @@ Write: TypeAlias = (
     | OpAppended
     | SnapshotSaved
     | ChatAppended
+    | KeysSet
 )
 
 
@@ -100,6 +117,7 @@ class RoomRecord:
     created_at: float
     files: list[FileRecord]
     chat: list[ChatMessage]
+    keys: KeyHashes | None = None  # None: an open room, joined without a key
 
 
 class StoreError(Exception):

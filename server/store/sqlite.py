@@ -31,6 +31,8 @@ from server.store.records import (
     FileDeleted,
     FileRecord,
     FileRenamed,
+    KeyHashes,
+    KeysSet,
     OpAppended,
     RevisionConflict,
     RoomCreated,
@@ -40,7 +42,7 @@ from server.store.records import (
     Write,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: room keys (an older relay would let anyone into a locked room)
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
     room TEXT PRIMARY KEY,
@@ -74,6 +76,11 @@ CREATE TABLE IF NOT EXISTS client_seqs (
     seq INTEGER NOT NULL,
     revision INTEGER NOT NULL,
     PRIMARY KEY (room, file, client_id)
+);
+CREATE TABLE IF NOT EXISTS room_keys (
+    room TEXT PRIMARY KEY,
+    write_hash TEXT NOT NULL,
+    read_hash TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS chat (
     room TEXT NOT NULL,
@@ -254,7 +261,16 @@ class SQLiteStore(Store):
                 "SELECT message FROM chat WHERE room = ? ORDER BY id", (name,)
             ).fetchall()
         ]
-        return RoomRecord(name=name, created_at=row[0], files=files, chat=chat)
+        keys = db.execute(
+            "SELECT write_hash, read_hash FROM room_keys WHERE room = ?", (name,)
+        ).fetchone()
+        return RoomRecord(
+            name=name,
+            created_at=row[0],
+            files=files,
+            chat=chat,
+            keys=KeyHashes(keys[0], keys[1]) if keys else None,
+        )
 
     def _replace_rooms(self, records: Sequence[RoomRecord]) -> None:
         db = self._db()
@@ -365,6 +381,11 @@ def _apply_write(db: sqlite3.Connection, write: Write) -> None:
             "DELETE FROM ops WHERE room = ? AND file = ? AND revision <= ?",
             (write.room, write.file, write.revision - write.keep_ops),
         )
+    elif isinstance(write, KeysSet):
+        db.execute(
+            "INSERT OR REPLACE INTO room_keys VALUES (?, ?, ?)",
+            (write.room, write.keys.write, write.keys.read),
+        )
     elif isinstance(write, RoomCreated):
         db.execute("INSERT OR IGNORE INTO rooms VALUES (?, ?)", (write.room, write.created_at))
     elif isinstance(write, FileCreated):
@@ -383,9 +404,14 @@ def _apply_write(db: sqlite3.Connection, write: Write) -> None:
 
 
 def _replace_room(db: sqlite3.Connection, record: RoomRecord) -> None:
-    for table in ("rooms", "files", "ops", "client_seqs", "chat"):
+    for table in ("rooms", "files", "ops", "client_seqs", "chat", "room_keys"):
         db.execute(f"DELETE FROM {table} WHERE room = ?", (record.name,))
     db.execute("INSERT INTO rooms VALUES (?, ?)", (record.name, record.created_at))
+    if record.keys is not None:
+        db.execute(
+            "INSERT INTO room_keys VALUES (?, ?, ?)",
+            (record.name, record.keys.write, record.keys.read),
+        )
     for index, file in enumerate(record.files):
         # The current text becomes the snapshot; kept history stays as ops at or
         # below it, for catch-ups, exactly as in a live database.

@@ -39,6 +39,10 @@ CLIENT_MESSAGES: list[p.ClientMessage] = [
     p.DeleteFile(file="f1"),
     p.Summon(),
     p.Ping(id=99),
+    p.CreateRoom(protocol=1, room="camp", token="t" * 32),
+    p.CreateRoom(protocol=1, room="camp"),
+    p.RotateKeys(),
+    p.RemoveMember(member="m2"),
 ]
 
 SERVER_MESSAGES: list[p.ServerMessage] = [
@@ -70,8 +74,14 @@ SERVER_MESSAGES: list[p.ServerMessage] = [
     p.ChatPosted(message=CHAT),
     p.Summoned(member="m1", file="f1", cursor=10),
     p.Pong(id=99),
+    p.RoomKeys(room="camp", read_key="r" * 32, write_key="w" * 32),
+    p.RoomKeys(room="camp", read_key="r" * 32),
     p.Error(code=ErrorCode.OP_MISMATCH, message="nope", ref="op", file="f1", seq=4),
 ]
+
+
+def _create(**fields: object) -> bytes:
+    return json.dumps({"type": "create_room", "protocol": 1, "room": "camp", **fields}).encode()
 
 
 def test_every_message_type_is_covered() -> None:
@@ -173,6 +183,15 @@ MALFORMED: list[tuple[str, bytes, ErrorCode]] = [
         ErrorCode.FIELD_TOO_LARGE,
     ),
     ("ping id as string", b'{"type": "ping", "id": "x"}', ErrorCode.BAD_FIELD),
+    (
+        "create_room without room",
+        b'{"type": "create_room", "protocol": 1}',
+        ErrorCode.MISSING_FIELD,
+    ),
+    ("create_room huge token", _create(token="t" * 300), ErrorCode.FIELD_TOO_LARGE),
+    ("create_room token as number", _create(token=5), ErrorCode.BAD_FIELD),
+    ("remove_member without member", b'{"type": "remove_member"}', ErrorCode.MISSING_FIELD),
+    ("remove_member bad id", b'{"type": "remove_member", "member": "a/b"}', ErrorCode.BAD_FIELD),
     (
         "nested wrong type",
         b'{"type": "file_rename", "file": ["f1"], "path": "a"}',

@@ -29,16 +29,29 @@ def relay_url(relay: Relay) -> str:
 
 
 @pytest.fixture
-async def session(relay: Relay) -> AsyncIterator[SessionFactory]:
-    sessions: list[ClientSession] = []
+async def sessions() -> AsyncIterator[Callable[..., Awaitable[ClientSession]]]:
+    """Started sessions on any relay, closed at the end of the test."""
+    started: list[ClientSession] = []
 
-    async def make(name: str = "ada", room: str = "demo", **kwargs: object) -> ClientSession:
+    async def make(
+        relay: Relay, name: str = "ada", room: str = "demo", **kwargs: object
+    ) -> ClientSession:
         kwargs.setdefault("backoff", Backoff(base=0.05, cap=0.2))
         created = ClientSession(relay_url(relay), room, name, **kwargs)  # type: ignore[arg-type]
-        sessions.append(created)
+        started.append(created)
         await created.start()
         return created
 
     yield make
-    for created in sessions:
+    for created in started:
         await created.close()
+
+
+@pytest.fixture
+def session(relay: Relay, sessions: Callable[..., Awaitable[ClientSession]]) -> SessionFactory:
+    """Started sessions on the test's relay."""
+
+    async def make(name: str = "ada", room: str = "demo", **kwargs: object) -> ClientSession:
+        return await sessions(relay, name, room, **kwargs)
+
+    return make

@@ -19,9 +19,10 @@ def free_port() -> int:
 
 
 class RelayProcess:
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, extra_args: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         self.port = port
+        self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / f"relay-{port}.log"
 
@@ -40,6 +41,7 @@ class RelayProcess:
                 str(self.port),
                 "--data-dir",
                 str(self.data_dir),
+                *self.extra_args,
             ],
             stdout=handle,
             stderr=handle,

@@ -17,6 +17,8 @@ from server.store.records import (
     FileCreated,
     FileDeleted,
     FileRenamed,
+    KeyHashes,
+    KeysSet,
     OpAppended,
     RevisionConflict,
     RoomCreated,
@@ -117,3 +119,12 @@ class StoreContract:
         record = await store.load_room(ROOM, history=10)
         assert record is not None
         assert [(f.file, f.path, f.text) for f in record.files] == [("f2", "c.py", "x")]
+
+    async def test_keys_are_kept_and_replaced(self, store: Store) -> None:
+        await self.create(store)
+        record = await store.load_room(ROOM, history=1)
+        assert record is not None and record.keys is None
+        await store.commit([KeysSet(ROOM, KeyHashes("w" * 64, "r" * 64))])
+        await store.commit([KeysSet(ROOM, KeyHashes("x" * 64, "y" * 64))])
+        record = await store.load_room(ROOM, history=1)
+        assert record is not None and record.keys == KeyHashes("x" * 64, "y" * 64)

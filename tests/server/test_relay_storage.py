@@ -7,7 +7,11 @@ import io
 import logging
 from pathlib import Path
 
-from pairtui.client import Backoff, ClientSession, ErrorReceived
+import pytest
+
+from pairtui.access import create_room
+from pairtui.client import Backoff, ClientSession, ErrorReceived, SessionClosed
+from pairtui.core.keys import read_key_for
 from server.logs import JsonFormatter, get_logger
 from server.relay import Relay, RelayConfig
 from server.store.sqlite import SQLiteStore
@@ -48,7 +52,9 @@ async def test_full_disk_refuses_edits_keeps_acknowledged_ones_and_recovers(
     await store.close()
 
 
-async def test_logs_name_ids_but_never_text_chat_or_keys(session: SessionFactory) -> None:
+async def test_logs_name_ids_but_never_text_chat_or_keys(
+    relay: Relay, session: SessionFactory
+) -> None:
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)
     handler.setFormatter(JsonFormatter())
@@ -56,7 +62,10 @@ async def test_logs_name_ids_but_never_text_chat_or_keys(session: SessionFactory
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     try:
-        ada = await session("ada", key="SECRET-KEY-1234567890")
+        write_key = await create_room(relay_url(relay), "demo", None, None)
+        ada = await session("ada", key=write_key)
+        with pytest.raises(SessionClosed):
+            await session("eve", key="WRONG-KEY-1234567890")
         file = ada.files[0].file
         await ada.open(file)
         ada.replace(file, 0, 0, "SECRET-DOCUMENT-TEXT")
@@ -70,5 +79,7 @@ async def test_logs_name_ids_but_never_text_chat_or_keys(session: SessionFactory
         logger.removeHandler(handler)
     logs = buffer.getvalue()
     assert '"room": "demo"' in logs and '"conn":' in logs
-    for secret in ("SECRET-KEY", "SECRET-DOCUMENT", "SECRET-CHAT", "SECRET-IN-BAD"):
+    assert "wrong key or token" in logs
+    secrets = (write_key, read_key_for(write_key), "WRONG-KEY", "SECRET-DOCUMENT", "SECRET-CHAT")
+    for secret in (*secrets, "SECRET-IN-BAD"):
         assert secret not in logs

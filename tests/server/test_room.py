@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from pairtui.core import protocol as p
-from server.room import Broadcast, Effects, Reply, Room, RoomLimits
-from server.store.records import ChatAppended, FileCreated, OpAppended, RoomCreated, SnapshotSaved
+from pairtui.core.keys import read_key_for
+from server.auth import role_for
+from server.room import Broadcast, Disconnect, Effects, Reply, Room, RoomLimits
+from server.store.records import (
+    FileCreated,
+    KeysSet,
+    OpAppended,
+    RoomCreated,
+    SnapshotSaved,
+)
 
 
 def join(room: Room, member: str, role: p.Role = "write") -> Effects:
@@ -26,7 +34,11 @@ def replies(effects: Effects, member: str) -> list[p.ServerMessage]:
 
 
 def codes(effects: Effects) -> list[str]:
-    return [m.message.code for m in effects.messages if isinstance(m.message, p.Error)]
+    return [
+        m.message.code
+        for m in effects.messages
+        if not isinstance(m, Disconnect) and isinstance(m.message, p.Error)
+    ]
 
 
 def test_join_welcomes_and_announces() -> None:
@@ -55,7 +67,7 @@ def test_op_is_stored_acked_and_sent_only_to_viewers_of_the_file() -> None:
     assert room.members["a"].active_at == 3.0
 
 
-def test_read_only_member_cannot_write_anything_but_can_read_and_chat() -> None:
+def test_read_only_member_cannot_write_anything_but_can_read() -> None:
     room, file = new_room()
     join(room, "guest", role="read")
     assert isinstance(replies(room.handle("guest", p.Open(file=file), 1.0), "guest")[0], p.Snapshot)
@@ -64,14 +76,57 @@ def test_read_only_member_cannot_write_anything_but_can_read_and_chat() -> None:
         p.CreateFile(path="new.py"),
         p.RenameFile(file=file, path="other.py"),
         p.DeleteFile(file=file),
+        p.SendChat(text="can I ask?"),
+        p.Summon(),
+        p.RotateKeys(),
+        p.RemoveMember(member="guest"),
     ]
+    keys_before = room.keys
     for message in writes:
         effects = room.handle("guest", message, 1.0)
         assert codes(effects) == ["read_only"], message
         assert effects.writes == []
     assert room.files[file].document.text == "" and room.files[file].path == "main.py"
-    chat = room.handle("guest", p.SendChat(text="can I ask?"), 1.0)
-    assert [type(w) for w in chat.writes] == [ChatAppended]
+    assert room.chat == [] and room.keys is keys_before
+    presence = room.handle("guest", p.SetPresence(file=file, cursor=0), 1.0)
+    assert codes(presence) == [] and room.members["guest"].file == file
+    pong = room.handle("guest", p.Ping(id=3), 1.0)
+    assert replies(pong, "guest") == [p.Pong(id=3)]
+
+
+def test_rotating_keys_gives_everyone_the_keys_of_their_role() -> None:
+    room, _ = new_room()
+    join(room, "a")
+    join(room, "guest", role="read")
+    effects = room.handle("a", p.RotateKeys(), 1.0)
+    [stored] = effects.writes
+    assert isinstance(stored, KeysSet) and room.keys == stored.keys
+    [to_writer] = replies(effects, "a")
+    [to_reader] = replies(effects, "guest")
+    assert isinstance(to_writer, p.RoomKeys) and isinstance(to_reader, p.RoomKeys)
+    assert to_writer.write_key is not None and to_reader.write_key is None
+    assert to_writer.read_key == to_reader.read_key == read_key_for(to_writer.write_key)
+    assert role_for(room.keys, to_writer.write_key) == "write"
+    assert role_for(room.keys, to_reader.read_key) == "read"
+    again = room.handle("a", p.RotateKeys(), 1.0)
+    assert role_for(room.keys, to_writer.write_key) is None  # the old keys stop working
+    assert again.writes
+
+
+def test_removing_a_member_disconnects_only_them() -> None:
+    room, _ = new_room()
+    join(room, "a")
+    join(room, "b")
+    join(room, "c")
+    effects = room.handle("a", p.RemoveMember(member="b"), 1.0)
+    assert [m for m in effects.messages if isinstance(m, Disconnect)] == [Disconnect("b")]
+    [told] = replies(effects, "b")
+    assert isinstance(told, p.Error) and told.code == "removed"
+    assert set(room.members) == {"a", "c"}
+    left = [m.message for m in effects.messages if isinstance(m, Broadcast)]
+    assert p.MemberLeft(member="b") in left
+    assert codes(room.handle("a", p.RemoveMember(member="zz"), 1.0)) == ["unknown_member"]
+    assert codes(room.handle("a", p.RemoveMember(member="a"), 1.0)) == ["unknown_member"]
 
 
 def test_presence_is_clamped_to_the_document_and_broadcast() -> None:

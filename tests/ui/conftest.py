@@ -63,13 +63,14 @@ AppFactory = Callable[..., "asynccontextmanager[tuple[PairApp, Pilot[int]]]"]
 def person(relay_handle: RelayHandle, tmp_path: Path) -> Callable[..., object]:
     @asynccontextmanager
     async def run(
-        name: str, room: str = "pilot", **app_options: object
+        name: str, room: str = "pilot", key: str | None = None, **app_options: object
     ) -> AsyncIterator[tuple[PairApp, Pilot[int]]]:
         home = tmp_path / f"home-{name}"
         session = ClientSession(
             relay_handle.url,
             room,
             name,
+            key=key,
             backoff=Backoff(0.05, 0.2),
             journal=Journal(home, relay_handle.url, room),
         )

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
+from pairtui.access import Target
 from pairtui.client import ClientSession
 from pairtui.core import protocol as p
 from pairtui.ui import chat_panel
@@ -42,7 +43,8 @@ async def until(pilot: Pilot[Any], condition: Any) -> None:
 
 
 def new_app(url: str, room: str) -> PairApp:
-    return PairApp(ClientSession(url, room, "ada"), join_hint=f"Partner: pair join {room}")
+    target = Target(url, room, None, embedded=True)  # the hint must not show the random port
+    return PairApp(ClientSession(url, room, "ada"), target=target)
 
 
 def test_main_screen(snap_compare: Any, relay_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,7 +89,9 @@ def test_panels_files_people_and_chat(
     """The sidebar (files, people) and chat with a link and a code block."""
     monkeypatch.setattr(PairEditor, "cursor_blink", False)
     monkeypatch.setattr(chat_panel, "message_time", lambda seconds: "12:00")
-    app = PairApp(ClientSession(relay_url, "snap-panels", "ada"), show_sidebar=True)
+    session = ClientSession(relay_url, "snap-panels", "ada")
+    target = Target(relay_url, "snap-panels", None, embedded=True)  # no random port on screen
+    app = PairApp(session, show_sidebar=True, target=target)
     partner = ClientSession(relay_url, "snap-panels", "bob", color="#61afef")
 
     async def run_before(pilot: Pilot[Any]) -> None:
