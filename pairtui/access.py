@@ -95,8 +95,9 @@ def invite_text(target: Target, key: str | None, role: p.Role) -> str:
         if target.embedded:
             return (
                 f"Partner on this machine: pair join {target.room}. From another machine: "
-                f"run 'pair serve --host 0.0.0.0' here (it asks for room keys), then "
-                f"'pair invite {target.room}' and send them the link."
+                "run 'pair serve --host 0.0.0.0 --port 8766 --data-dir ~/pairtui-relay' here "
+                f"(it asks for room keys), then 'pair invite {target.room} --server "
+                "ws://<this machine>:8766/' and send them the link."
             )
         return f"Your partner runs: pair join {target.room} --server {target.server}"
     lines = []
