@@ -1,13 +1,10 @@
 """The relay's I/O shell: websockets in, rooms in the middle, a store underneath.
 
 Each connection's handler only decodes frames, enforces limits and queues
-events for its room. Each loaded room has one worker task that takes the
-queued events in batches, runs them through the sans-I/O ``Room``, commits
-the batch's writes to the store, and only then sends the batch's messages:
-an ack always means "stored". If the store refuses, the room is unloaded
-(its memory may hold unstored edits), its members are told
-``storage_unavailable`` and disconnected; they reconnect and resend, and
-nothing acknowledged was ever lost.
+events for its room's worker (``server/worker.py``), which stores and then
+sends. With a ``Cluster`` (several processes on Redis) a room this process
+does not own is a ``RemoteRoom``: events go to the owner and its messages
+come back (``server/cluster.py``).
 
 HTTP ``GET /healthz`` and ``GET /metrics`` are answered on the same port.
 """
@@ -15,12 +12,11 @@ HTTP ``GET /healthz`` and ``GET /metrics`` are answered on the same port.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import ssl
 import time
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -35,21 +31,29 @@ from pairtui import __version__
 from pairtui.core import protocol as p
 from pairtui.core.keys import read_key_for
 from pairtui.core.protocol import ErrorCode, ProtocolError
+from server import cluster as c
 from server.auth import AdminTokens, new_keys, role_for
+from server.cluster import Cluster, RemotePeer
+from server.forwarding import RemoteRoom
 from server.gate import Gate, GateLimits
 from server.limits import RateLimit, TokenBucket
 from server.logs import get_logger
 from server.metrics import RelayMetrics
-from server.room import Broadcast, Disconnect, Effects, Reply, Room, RoomLimits
+from server.room import Room, RoomLimits
 from server.store.base import Store
 from server.store.records import KeyHashes, StoreError
+from server.worker import (
+    CLOSE_POLICY,
+    CLOSE_SERVICE_RESTART,
+    CLOSE_TRY_AGAIN_LATER,
+    Peer,
+    RoomEvent,
+    RoomWorker,
+)
 
 CLOSE_NORMAL = 1000
-CLOSE_SERVICE_RESTART = 1012
-CLOSE_TRY_AGAIN_LATER = 1013
-CLOSE_POLICY = 1008
 CLOSE_PROTOCOL = 1002
-MAX_BATCH = 256
+WELCOME_TIMEOUT = 5.0  # a forwarded join the owner never answers: its owner died
 
 
 @dataclass(frozen=True)
@@ -75,172 +79,25 @@ class RelayConfig:
     origins: tuple[str, ...] = ()
     """Browser origins allowed to connect; clients sending no Origin are always allowed."""
     ssl: ssl.SSLContext | None = None
-
-
-@dataclass
-class _Event:
-    member: str
-    message: p.ClientMessage | None  # None: the member left
-    received: float
-    join: tuple[p.Join, p.Role, ServerConnection] | None = None
-    stop: bool = False  # the worker finishes what came before, then ends
-    lock: asyncio.Future[str] | None = None  # give the open room keys; the write key comes back
-
-
-class RoomWorker:
-    """Owns one loaded room: its queue, its connections, its worker task."""
-
-    def __init__(self, relay: Relay, room: Room) -> None:
-        self.relay = relay
-        self.room = room
-        self.queue: asyncio.Queue[_Event] = asyncio.Queue()
-        self.connections: dict[str, ServerConnection] = {}
-        self.task = asyncio.create_task(self._run(), name=f"room:{room.name}")
-
-    def submit(self, event: _Event) -> None:
-        self.queue.put_nowait(event)
-
-    async def _run(self) -> None:
-        log = get_logger()
-        while True:
-            try:
-                async with asyncio.timeout(self.relay.config.room_linger):
-                    first = await self.queue.get()
-            except TimeoutError:
-                if self.room.empty and self.queue.empty():
-                    await self._unload()
-                    return
-                continue
-            batch = [first]
-            while len(batch) < MAX_BATCH and not self.queue.empty():
-                batch.append(self.queue.get_nowait())
-            stopping = any(event.stop for event in batch)
-            if stopping:
-                batch = batch[: next(i for i, e in enumerate(batch) if e.stop)]
-            effects = Effects()
-            now = time.time()
-            locks: list[tuple[asyncio.Future[str], str]] = []
-            for event in batch:
-                try:
-                    if event.lock is not None:
-                        write_key, locked = self.room.lock()
-                        locks.append((event.lock, write_key))
-                        effects.extend(locked)
-                    else:
-                        effects.extend(self._handle(event, now))
-                except Exception:  # a bug must cost one message, not the room
-                    log.exception("room failed on a message", extra={"room": self.room.name})
-                    effects.extend(_internal_error(event.member))
-            try:
-                await self.relay.store.commit(effects.writes)
-            except StoreError as error:
-                log.error(
-                    "store refused a commit", extra={"room": self.room.name, "reason": str(error)}
-                )
-                for future, _ in locks:
-                    future.set_exception(error)
-                await self._fail_storage()
-                return
-            for future, write_key in locks:
-                future.set_result(write_key)
-            if effects.writes:
-                self.relay.metrics.commits.inc()
-            try:
-                self._deliver(effects)
-            except Exception:  # stored already: a bug in sending must not stop the room
-                log.exception("room failed to deliver", extra={"room": self.room.name})
-            self._observe(batch, effects)
-            if stopping:
-                return
-
-    def _handle(self, event: _Event, now: float) -> Effects:
-        if event.join is not None:
-            join, role, connection = event.join
-            self.connections[event.member] = connection
-            return self.room.join(event.member, join, role)
-        if event.message is None:
-            self.connections.pop(event.member, None)
-            return self.room.leave(event.member)
-        return self.room.handle(event.member, event.message, now)
-
-    def _deliver(self, effects: Effects) -> None:
-        for outgoing in effects.messages:
-            if isinstance(outgoing, Disconnect):
-                removed = self.connections.pop(outgoing.member, None)
-                if removed is not None:
-                    self.relay.spawn(removed.close(CLOSE_POLICY, "removed from the room"))
-                continue
-            data = p.encode(outgoing.message)
-            if isinstance(outgoing, Broadcast):
-                targets = self._audience(outgoing)
-            else:
-                connection = self.connections.get(outgoing.member)
-                targets = [] if connection is None else [connection]
-            broadcast(targets, data, text=True)
-            for connection in targets:
-                transport = connection.transport
-                if transport is not None and (
-                    transport.get_write_buffer_size() > self.relay.config.max_write_buffer
-                ):
-                    self.relay.spawn(connection.close(CLOSE_POLICY, "too slow to keep up"))
-
-    def _audience(self, outgoing: Broadcast) -> list[ServerConnection]:
-        """Members still in the room (one removed earlier in this batch is not)."""
-        members = self.room.members
-        audience = []
-        for member, connection in self.connections.items():
-            state = members.get(member)
-            if state is None or member == outgoing.exclude:
-                continue
-            if outgoing.file is None or outgoing.file in state.open_files:
-                audience.append(connection)
-        return audience
-
-    def _observe(self, batch: Iterable[_Event], effects: Effects) -> None:
-        metrics = self.relay.metrics
-        done = time.perf_counter()
-        for event in batch:
-            if isinstance(event.message, p.Op):
-                metrics.op_latency.observe(done - event.received)
-        if effects.ops_applied:
-            metrics.ops_applied.inc(effects.ops_applied)
-        for code in effects.errors:
-            metrics.errors.labels(code=code.value).inc()
-
-    async def _fail_storage(self) -> None:
-        """Drop this room from memory and send its members away to come back later."""
-        self.relay.forget(self)
-        error = p.Error(
-            code=ErrorCode.STORAGE_UNAVAILABLE,
-            message="the relay cannot store edits right now; yours are kept and will be resent",
-        )
-        self.relay.metrics.errors.labels(code=ErrorCode.STORAGE_UNAVAILABLE.value).inc()
-        connections = list(self.connections.values())
-        broadcast(connections, p.encode(error), text=True)
-        for connection in connections:
-            await connection.close(CLOSE_TRY_AGAIN_LATER, "storage unavailable")
-
-    async def _unload(self) -> None:
-        self.relay.forget(self)
-        with contextlib.suppress(StoreError):
-            await self.relay.store.commit(self.room.snapshot_writes())
-
-    async def drain(self) -> None:
-        """Finish and store what is queued (for a graceful shutdown), then stop."""
-        self.submit(_Event("", None, time.perf_counter(), stop=True))
-        await self.task
-        with contextlib.suppress(StoreError):
-            await self.relay.store.commit(self.room.snapshot_writes())
+    reuse_port: bool = False
+    """Share the port with other relay processes (``pair serve --workers``)."""
 
 
 class Relay:
     """A websocket relay serving rooms from one store."""
 
-    def __init__(self, store: Store, config: RelayConfig | None = None) -> None:
+    def __init__(
+        self, store: Store, config: RelayConfig | None = None, cluster: Cluster | None = None
+    ) -> None:
         self.store = store
         self.config = config or RelayConfig()
+        self.cluster = cluster
         self.metrics = RelayMetrics()
         self.rooms: dict[str, RoomWorker] = {}
+        self.remote_rooms: dict[str, RemoteRoom] = {}
+        self._forwarded: dict[str, ServerConnection] = {}  # member -> connection, remote rooms
+        self._answered: set[str] = set()  # forwarded members whose join the owner answered
+        self._member_prefix = f"m{cluster.process}x" if cluster else "m"
         self._loading: dict[str, asyncio.Lock] = {}
         self._ids = itertools.count(1)
         self._server: Server | None = None
@@ -269,8 +126,16 @@ class Relay:
             ping_timeout=config.ping_timeout,
             compression=None,
             server_header=f"pairtui/{__version__}",
+            reuse_port=config.reuse_port,
         )
-        get_logger().info("relay listening", extra={"host": config.host, "port": self.port})
+        if self.cluster is not None:
+            await self.cluster.start(self._on_envelope)
+            self.spawn(self._keep_leases())
+        process = self.cluster.process if self.cluster else None
+        get_logger().info(
+            "relay listening",
+            extra={"host": config.host, "port": self.port, "relay_process": process},
+        )
 
     async def shutdown(self) -> None:
         """Stop accepting, finish and store what is in flight, close clients with 1012."""
@@ -280,8 +145,13 @@ class Relay:
         self._server.server.close()  # stop accepting; open connections carry on for now
         for worker in list(self.rooms.values()):
             await worker.drain()
+            await self.released(worker.room.name)
         self._server.close(code=CLOSE_SERVICE_RESTART, reason="relay restarting")
         await self._server.wait_closed()
+        for task in list(self._background):
+            task.cancel()
+        if self.cluster is not None:
+            await self.cluster.close()
         get_logger().info("relay stopped")
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -294,6 +164,102 @@ class Relay:
         if self.rooms.get(worker.room.name) is worker:
             del self.rooms[worker.room.name]
             self.metrics.rooms.set(len(self.rooms))
+
+    async def released(self, room: str) -> None:
+        """The room is no longer loaded here: let another process take it."""
+        if self.cluster is not None and room not in self.rooms:
+            await self.cluster.release(room)
+
+    def send(self, peers: list[Peer], data: bytes) -> None:
+        """One frame to members here and on other processes; a reader too slow is closed."""
+        local = [peer for peer in peers if isinstance(peer, ServerConnection)]
+        broadcast(local, data, text=True)
+        if self.cluster is not None and len(local) < len(peers):
+            self.cluster.deliver((p for p in peers if isinstance(p, RemotePeer)), data)
+        for connection in local:
+            transport = connection.transport
+            if transport is not None and (
+                transport.get_write_buffer_size() > self.config.max_write_buffer
+            ):
+                self.spawn(connection.close(CLOSE_POLICY, "too slow to keep up"))
+
+    def close_peer(self, peer: Peer, code: int, reason: str) -> None:
+        if isinstance(peer, ServerConnection):
+            self.spawn(peer.close(code, reason))
+        elif self.cluster is not None:
+            self.cluster.send(peer.process, c.Close(member=peer.member, code=code, reason=reason))
+
+    # -- cluster ----------------------------------------------------------------------
+
+    def _on_envelope(self, envelope: c.Envelope) -> None:
+        """An envelope from another process: for a room owned here, or for a client here."""
+        now = time.perf_counter()
+        if isinstance(envelope, c.Deliver):
+            targets = [self._forwarded[m] for m in envelope.members if m in self._forwarded]
+            broadcast(targets, envelope.frame, text=True)
+            if '"welcome"' in envelope.frame[:20]:
+                self._answered.update(envelope.members)
+            return
+        if isinstance(envelope, c.Close):
+            connection = self._forwarded.get(envelope.member)
+            if connection is not None:
+                self.spawn(connection.close(envelope.code, envelope.reason))
+            return
+        worker = self.rooms.get(envelope.room)
+        if worker is None or not worker.accepting:
+            if isinstance(envelope, c.Join):
+                assert self.cluster is not None
+                close = c.Close(member=envelope.member, code=CLOSE_SERVICE_RESTART, reason="moved")
+                self.cluster.send(envelope.origin, close)
+            return
+        if isinstance(envelope, c.Leave):
+            worker.submit(RoomEvent(envelope.member, None, now))
+            return
+        message = p.decode_client(envelope.frame)  # checked once already, where it arrived
+        if isinstance(envelope, c.Join):
+            assert isinstance(message, p.Join)
+            role: p.Role = "read" if envelope.role == "read" else "write"
+            peer = RemotePeer(envelope.origin, envelope.member)
+            worker.submit(RoomEvent(envelope.member, None, now, join=(message, role, peer)))
+        else:
+            worker.submit(RoomEvent(envelope.member, message, now))
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of rooms loaded here; drop rooms whose owner changed."""
+        assert self.cluster is not None
+        log = get_logger()
+        renewed_at = time.monotonic()
+        while True:
+            await asyncio.sleep(c.RENEW_EVERY)
+            try:
+                held = await self.cluster.renew(list(self.rooms))
+                remote = list(self.remote_rooms.values())
+                owners = await self.cluster.owners([room.name for room in remote])
+            except Exception as error:  # Redis away: our leases run out on their own
+                log.error("cannot renew room leases", extra={"reason": str(error)})
+                if time.monotonic() - renewed_at > c.LEASE:
+                    held, remote, owners = set(), list(self.remote_rooms.values()), []
+                else:
+                    continue
+            else:
+                renewed_at = time.monotonic()
+            for name in [name for name in self.rooms if name not in held]:
+                worker = self.rooms[name]
+                log.warning("lost a room's lease", extra={"room": name})
+                self.forget(worker)
+                worker.task.cancel()
+                worker.close_all(CLOSE_SERVICE_RESTART, "room moved to another relay process")
+            for room, owner in itertools.zip_longest(remote, owners):
+                if owner != room.owner:
+                    self._drop_remote(room)
+
+    def _drop_remote(self, room: RemoteRoom) -> None:
+        """The owner of a forwarded room is gone: its clients reconnect and find the new one."""
+        room.lost = True
+        if self.remote_rooms.get(room.name) is room:
+            del self.remote_rooms[room.name]
+        for connection in room.connections.values():
+            self.spawn(connection.close(CLOSE_SERVICE_RESTART, "the room's relay process changed"))
 
     # -- HTTP -------------------------------------------------------------------------
 
@@ -381,28 +347,42 @@ class Relay:
             return
         worker, role = admitted
         join = first
-        member = f"m{connection_id}"
+        member = f"{self._member_prefix}{connection_id}"
         get_logger().info(
             "joined",
             extra={"conn": connection_id, "room": join.room, "member": member, "role": role},
         )
-        worker.submit(_Event(member, None, time.perf_counter(), join=(join, role, connection)))
+        if isinstance(worker, RemoteRoom):
+            self._forwarded[member] = connection
+            self.spawn(self._expect_welcome(connection, member))
+        worker.submit(RoomEvent(member, None, time.perf_counter(), join=(join, role, connection)))
         try:
             await self._pump(connection, worker, member)
         finally:
-            current = self.rooms.get(join.room)
-            if current is worker:
-                worker.submit(_Event(member, None, time.perf_counter()))
+            self._forwarded.pop(member, None)
+            if worker.accepting:
+                worker.submit(RoomEvent(member, None, time.perf_counter()))
+
+    async def _expect_welcome(self, connection: ServerConnection, member: str) -> None:
+        """A forwarded join that gets no answer means the owner died: try again later."""
+        await asyncio.sleep(WELCOME_TIMEOUT)
+        if member in self._answered:
+            self._answered.discard(member)
+        elif member in self._forwarded:
+            await connection.close(CLOSE_TRY_AGAIN_LATER, "the room's relay process is silent")
 
     async def _admit(
         self, connection: ServerConnection, join: p.Join
-    ) -> tuple[RoomWorker, p.Role] | None:
+    ) -> tuple[RoomWorker | RemoteRoom, p.Role] | None:
         """The room and the role this join's key gives, or ``None`` (refused and closed)."""
         open_room_wanted = join.key is None and not self.config.require_keys
         worker = await self._room(join.room, create=open_room_wanted)
         role: p.Role | None = None
         if worker is not None:
-            keys = worker.room.keys
+            keys = worker.keys
+            if isinstance(worker, RemoteRoom):  # the owner may have rotated them meanwhile
+                stored = await self.store.load_keys(join.room)
+                keys = stored[0] if stored else None
             if keys is not None:
                 role = role_for(keys, join.key)
             elif not self.config.require_keys and join.key is None:
@@ -436,9 +416,19 @@ class Relay:
         write_key, keys = new_keys()
         worker = await self._room(message.room, create=True, keys=keys)
         assert worker is not None
+        if isinstance(worker, RemoteRoom):
+            code = ErrorCode.ROOM_EXISTS if worker.keys else ErrorCode.STORAGE_UNAVAILABLE
+            await self._refuse(
+                connection,
+                code,
+                f"room {message.room!r} is in use on another relay process: "
+                + ("ask its members for an invite link" if worker.keys else "try again shortly"),
+                CLOSE_POLICY,
+            )
+            return
         if worker.room.keys is None:
             lock: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-            worker.submit(_Event("", None, time.perf_counter(), lock=lock))
+            worker.submit(RoomEvent("", None, time.perf_counter(), lock=lock))
             write_key = await lock
         elif worker.room.keys is not keys:
             await self._refuse(
@@ -499,7 +489,9 @@ class Relay:
             return None
         return message
 
-    async def _pump(self, connection: ServerConnection, worker: RoomWorker, member: str) -> None:
+    async def _pump(
+        self, connection: ServerConnection, worker: RoomWorker | RemoteRoom, member: str
+    ) -> None:
         bucket = TokenBucket(self.config.rate, time.monotonic())
         warned_at = 0.0
         flooded = False
@@ -531,14 +523,14 @@ class Relay:
                         "too many messages; slow down or you will be disconnected",
                     )
                 continue
-            if worker.task.done() or self._closing:
+            if not worker.accepting or self._closing:
                 continue  # the room failed, or the relay is closing: this connection is next
             try:
                 message = self._decode(frame)
             except ProtocolError as error:
                 self._send_error(connection, error.code, error.message)
                 continue
-            worker.submit(_Event(member, message, received))
+            worker.submit(RoomEvent(member, message, received))
 
     def _refuse_op_for_rate(self, connection: ServerConnection, frame: str | bytes) -> None:
         """An op dropped for rate must say so by seq, or its sender waits forever for an ack."""
@@ -576,41 +568,58 @@ class Relay:
 
     async def _room(
         self, name: str, *, create: bool, keys: KeyHashes | None = None
-    ) -> RoomWorker | None:
-        """The loaded room; loaded from the store, or with ``create`` made (with ``keys``)."""
-        worker = self.rooms.get(name)
+    ) -> RoomWorker | RemoteRoom | None:
+        """The room: loaded here (from the store, or made when ``create``), or, in a
+        cluster, forwarded to the process that owns it; ``None`` if it does not exist."""
+        worker = self.rooms.get(name) or self._remote(name)
         if worker is not None:
             return worker
         lock = self._loading.setdefault(name, asyncio.Lock())
-        async with lock:
-            worker = self.rooms.get(name)
-            if worker is not None:
-                return worker
-            limits = self.config.room_limits
+        try:
+            async with lock:
+                return self.rooms.get(name) or await self._load(name, create, keys)
+        finally:
+            self._loading.pop(name, None)
+
+    def _remote(self, name: str) -> RemoteRoom | None:
+        room = self.remote_rooms.get(name)
+        return room if room is not None and room.accepting else None
+
+    async def _load(
+        self, name: str, create: bool, keys: KeyHashes | None
+    ) -> RoomWorker | RemoteRoom | None:
+        if self.cluster is not None:
+            owner = await self.cluster.acquire(name)
+            if owner != self.cluster.process:
+                keys_now = await self.store.load_keys(name)
+                if keys_now is None:
+                    return None  # owned elsewhere but gone from the store: deleted meanwhile
+                room = RemoteRoom(name, owner, self.cluster, keys_now[0])
+                self.remote_rooms[name] = room
+                return room
+        limits = self.config.room_limits
+        try:
             record = await self.store.load_room(name, history=limits.history)
             if record is None:
                 if not create:
-                    self._loading.pop(name, None)
+                    await self.released(name)
                     return None
-                room, effects = Room.create(name, time.time(), limits, keys)
+                room_here, effects = Room.create(name, time.time(), limits, keys)
                 await self.store.commit(effects.writes)
             else:
-                room = Room(record, limits)
-            worker = RoomWorker(self, room)
-            self.rooms[name] = worker
-            self.metrics.rooms.set(len(self.rooms))
-        self._loading.pop(name, None)
+                room_here = Room(record, limits)
+        except BaseException:
+            await self.released(name)
+            raise
+        worker = RoomWorker(self, room_here)
+        self.rooms[name] = worker
+        self.metrics.rooms.set(len(self.rooms))
         return worker
 
 
 def _address(connection: ServerConnection) -> str:
     remote = connection.remote_address
     return str(remote[0]) if remote else "?"
-
-
-def _internal_error(member: str) -> Effects:
-    error = p.Error(code=ErrorCode.INTERNAL, message="the relay failed on this message (a bug)")
-    return Effects(messages=[Reply(member, error)], errors=[ErrorCode.INTERNAL])
 
 
 def _response(status: HTTPStatus, body: bytes, content_type: str) -> Response:

@@ -9,16 +9,22 @@ import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from redis.exceptions import RedisError
 
 from pairtui.dirs import relay_data_dir
 from server.auth import AdminTokens, TokensFileError
+from server.cluster import Cluster, open_cluster
 from server.gate import GateLimits, is_loopback
 from server.limits import RateLimit
 from server.lock import DataDirBusyError, DataDirLock
 from server.logs import configure, get_logger
 from server.relay import Relay, RelayConfig
 from server.room import RoomLimits
+from server.store.base import Store
 from server.store.records import StoreError
+from server.store.redis import RedisStore
 from server.store.sqlite import SQLiteStore
 
 DEFAULT_PORT = 8765
@@ -61,6 +67,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=RoomLimits().history,
         help="ops kept per file for catch-ups (default: %(default)s)",
     )
+    scale = parser.add_argument_group("scale (docs/deploy.md)")
+    scale.add_argument(
+        "--redis",
+        metavar="URL",
+        help="keep rooms in Redis (redis://host:6379/0) instead of SQLite, so that several "
+        "relay processes or machines serve the same rooms",
+    )
+    scale.add_argument(
+        "--redis-prefix", default="pairtui", help="key prefix in Redis (default: %(default)s)"
+    )
+    scale.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="relay processes sharing the port (needs --redis; default: %(default)s)",
+    )
+    scale.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--fsync",
         action="store_true",
@@ -147,11 +170,18 @@ def config_from(args: argparse.Namespace) -> RelayConfig:
         gate=GateLimits(max_per_address=args.max_connections_per_address),
         origins=tuple(args.allow_origin),
         ssl=tls_context(args.certfile, args.keyfile),
+        reuse_port=args.reuse_port,
     )
 
 
 async def run(args: argparse.Namespace) -> int:
     configure(args.log_level)
+    if args.workers != 1:
+        from server.workers import supervise
+
+        return await supervise(args)
+    if args.redis:
+        return await _serve(args, None)
     data_dir = args.data_dir or relay_data_dir()
     lock = DataDirLock(data_dir)
     try:
@@ -165,15 +195,28 @@ async def run(args: argparse.Namespace) -> int:
         lock.release()
 
 
-async def _serve(args: argparse.Namespace, data_dir: Path) -> int:
+async def _open_store(
+    args: argparse.Namespace, data_dir: Path | None
+) -> tuple[Store, Cluster | None]:
+    """The store (and, on Redis, this process's place in the cluster)."""
+    if data_dir is None:
+        store = await RedisStore.open(args.redis, prefix=args.redis_prefix)
+        try:
+            return store, await open_cluster(args.redis, prefix=args.redis_prefix)
+        except (OSError, RedisError) as error:
+            await store.close()
+            raise StoreError(f"cannot subscribe on Redis at {args.redis}: {error}") from error
+    sqlite = await SQLiteStore.open(data_dir, synchronous="FULL" if args.fsync else "NORMAL")
+    return sqlite, None
+
+
+async def _serve(args: argparse.Namespace, data_dir: Path | None) -> int:
     log = get_logger()
     try:
-        store = await SQLiteStore.open(data_dir, synchronous="FULL" if args.fsync else "NORMAL")
+        store, cluster = await _open_store(args, data_dir)
     except StoreError as error:
-        print(
-            f"pair serve: {error}. Check that {data_dir} is writable, or pass --data-dir.",
-            file=sys.stderr,
-        )
+        where = "Redis is running there" if data_dir is None else f"{data_dir} is writable"
+        print(f"pair serve: {error}. Check that {where}.", file=sys.stderr)
         return 1
     try:
         config = config_from(args)
@@ -181,7 +224,7 @@ async def _serve(args: argparse.Namespace, data_dir: Path) -> int:
         await store.close()
         print(f"pair serve: {error}", file=sys.stderr)
         return 2
-    relay = Relay(store, config)
+    relay = Relay(store, config, cluster)
     _describe_access(config)
     try:
         await relay.start()
@@ -199,12 +242,22 @@ async def _serve(args: argparse.Namespace, data_dir: Path) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    log.info("relay ready", extra={"data_dir": str(data_dir), "port": relay.port})
+    where = str(data_dir) if data_dir else _without_password(args.redis)
+    log.info("relay ready", extra={"store": where, "port": relay.port})
     await stop.wait()
     log.info("shutting down")
     await relay.shutdown()
     await store.close()
     return 0
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(
+        netloc=f"{parts.username or ''}:***@{parts.hostname}:{parts.port}"
+    ).geturl()
 
 
 def _describe_access(config: RelayConfig) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 
-from server.store.records import RoomRecord, Write
+from server.store.records import KeyHashes, RoomRecord, Write
 
 
 class Store(abc.ABC):
@@ -23,6 +23,14 @@ class Store(abc.ABC):
         else ``RevisionConflict`` (the compare-and-set that keeps two writers
         from both claiming a revision).
         """
+
+    async def load_keys(self, name: str) -> tuple[KeyHashes | None] | None:
+        """The room's key hashes in a 1-tuple (``(None,)``: an open room); ``None``: no room.
+
+        Stores that can read the keys alone override this; it is on the join path.
+        """
+        record = await self.load_room(name, history=0)
+        return None if record is None else (record.keys,)
 
     @abc.abstractmethod
     async def room_names(self) -> list[str]:

@@ -25,6 +25,7 @@ from pairtui.core.ot import TextOperation
 from pairtui.core.protocol import ChatMessage
 from server.document import HistoryEntry
 from server.store.base import Store
+from server.store.loading import StoredFile, oldest_needed
 from server.store.records import (
     ChatAppended,
     FileCreated,
@@ -306,24 +307,14 @@ def _load_file(
     snapshot_text: str,
     history: int,
 ) -> FileRecord:
-    oldest = max(0, min(snapshot_revision, revision - history))
     entries = [
         HistoryEntry(rev, TextOperation.from_json(_op_decoder.decode(op)), client_id, seq, member)
         for rev, client_id, seq, member, op in db.execute(
             "SELECT revision, client_id, seq, member, op FROM ops "
             "WHERE room = ? AND file = ? AND revision > ? ORDER BY revision",
-            (room, file, oldest),
+            (room, file, oldest_needed(snapshot_revision, revision, history)),
         ).fetchall()
     ]
-    text = snapshot_text
-    for entry in entries:
-        if entry.revision > snapshot_revision:
-            text = entry.op.apply(text)
-    if (entries[-1].revision if entries else snapshot_revision) != revision:
-        raise StoreError(f"{room}/{file}: stored ops do not reach revision {revision}")
-    kept = [e for e in entries if e.revision > revision - history]
-    if kept and kept[0].revision != revision - len(kept) + 1:
-        kept = []
     applied = {
         client_id: (seq, rev)
         for client_id, seq, rev in db.execute(
@@ -331,7 +322,8 @@ def _load_file(
             (room, file),
         )
     }
-    return FileRecord(file, path, text, revision, kept, applied)
+    stored = StoredFile(file, path, revision, snapshot_revision, snapshot_text, entries, applied)
+    return stored.record(room, history)
 
 
 def _apply_write(db: sqlite3.Connection, write: Write) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,7 +25,8 @@ class RelayProcess:
         self.port = port
         self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
-        self.log = data_dir.parent / f"relay-{port}.log"
+        self.log = data_dir.parent / f"relay-{port}-{data_dir.name}.log"
+        self._starts = 0
 
     @property
     def url(self) -> str:
@@ -49,14 +51,23 @@ class RelayProcess:
         )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
-            try:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"relay exited: {self.log.read_text()[-2000:]}")
+            if self.ready_count() > self._starts:  # its own log: the port may be shared
+                self._starts += 1
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1):
                     return
-            except OSError:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"relay exited: {self.log.read_text()[-2000:]}") from None
-                time.sleep(0.05)
+            time.sleep(0.05)
         raise RuntimeError("relay did not come up")
+
+    def ready_count(self) -> int:
+        return self.log.read_text().count('"relay ready"') if self.log.exists() else 0
+
+    @property
+    def cluster_process(self) -> str | None:
+        """The cluster process id it logged last (with --redis)."""
+        found = re.findall(r'"relay_process": "([0-9a-f]+)"', self.log.read_text())
+        return found[-1] if found else None
 
     def kill(self) -> None:
         assert self.process is not None
