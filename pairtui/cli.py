@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 
@@ -54,6 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         command = commands.add_parser(name, help=text, description=text)
         command.add_argument("--server", help="relay URL (default: config.toml)")
+    from pairtui import loadgen
+
+    loadgen.add_arguments(
+        commands.add_parser(
+            "bench",
+            help="load-test a relay with simulated campers typing",
+            description="Simulated campers type into shared files; prints keystroke-to-peer "
+            "latency and checks that nothing was lost or applied twice. Bounded in time.",
+        )
+    )
     admin.add_new_token_arguments(
         commands.add_parser(
             "new-token", help="create an admin token for 'pair serve --tokens-file'"
@@ -82,9 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
+        from pairtui.loop import run as run_loop
         from server.serve import run
 
-        return asyncio.run(run(args))
+        return run_loop(run(args))
     if args.command == "backup":
         from server.admin import run_backup
 
@@ -98,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         commands = {"invite": access.run_invite, "login": access.run_login}
         return commands.get(args.command, access.run_logout)(args)
+    if args.command == "bench":
+        from pairtui.loadgen import run_bench
+
+        return run_bench(args)
     if args.command == "new-token":
         from server.admin import run_new_token
 

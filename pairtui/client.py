@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from pairtui.core import protocol as p
 from pairtui.core.ot import TextOperation, transform_index
 from pairtui.core.protocol import ErrorCode
-from pairtui.core.sync import FileSync, RemoteChange, RetryLater, SyncError
+from pairtui.core.sync import Confirmed, FileSync, RemoteChange, RetryLater, SyncError
 from pairtui.journal import Journal
 
 FATAL_CODES = {ErrorCode.BAD_KEY, ErrorCode.UNSUPPORTED_PROTOCOL, ErrorCode.REMOVED}
@@ -78,6 +78,16 @@ class FileChanged:
     op: TextOperation
     member: str | None
     source: str | None = None  # the local component that made it (None: a partner)
+    revision: int | None = None  # the relay's revision it brings the file to (remote edits)
+
+
+@dataclass(frozen=True)
+class EditStored:
+    """The relay stored our edit ``seq`` of ``file``; it became ``revision``."""
+
+    file: str
+    seq: int
+    revision: int
 
 
 @dataclass(frozen=True)
@@ -126,6 +136,7 @@ SessionEvent: TypeAlias = (
     | SummonReceived
     | ErrorReceived
     | KeysReceived
+    | EditStored
 )
 
 
@@ -471,7 +482,9 @@ class ClientSession:
         for event in sync.events_received():
             if isinstance(event, RemoteChange):
                 self._move_cursors(message.file, event.op, author=event.member)
-                self._emit(FileChanged(message.file, event.op, event.member))
+                self._emit(FileChanged(message.file, event.op, event.member, None, event.revision))
+            elif isinstance(event, Confirmed):
+                self._emit(EditStored(message.file, event.seq, event.revision))
         self._flush(sync)
         self._journal(sync)
 

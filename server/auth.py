@@ -39,6 +39,19 @@ def role_for(hashes: KeyHashes, key: str | None) -> p.Role | None:
     return None
 
 
+def decide_role(hashes: KeyHashes | None, key: str | None, require_keys: bool) -> p.Role | None:
+    """What a join with ``key`` may do in a room with ``hashes`` (``None``: refuse it).
+
+    A room without keys is open: joined without a key, to write, unless the relay
+    requires keys. Every process that admits anyone, or runs the room, asks this.
+    """
+    if hashes is not None:
+        return role_for(hashes, key)
+    if key is None and not require_keys:
+        return "write"
+    return None
+
+
 class TokensFileError(Exception):
     """The tokens file cannot be read; the message names it and the problem."""
 

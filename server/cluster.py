@@ -57,8 +57,7 @@ class Join(msgspec.Struct, tag="join", frozen=True):
     room: str
     member: str
     origin: str
-    role: str
-    frame: str
+    frame: str  # the join itself, key included: the owner checks it against its keys
 
 
 class Message(msgspec.Struct, tag="msg", frozen=True):
@@ -203,17 +202,28 @@ class Cluster:
                 log.error("cluster publish failed", extra={"reason": str(error)})
 
     async def _listen(self, receive: Callable[[Envelope], None]) -> None:
+        """Hand every envelope on; a lost Redis connection is re-made and re-subscribed."""
         log = get_logger()
-        async for item in self._pubsub.listen():
+        while True:
             try:
-                envelope = _decoder.decode(item["data"])
-            except msgspec.DecodeError:
-                log.error("bad cluster message")
-                continue
-            try:
-                receive(envelope)
-            except Exception:  # one bad envelope must not stop this process's channel
-                log.exception("cluster message failed")
+                async for item in self._pubsub.listen():
+                    self._receive_one(item["data"], receive)
+            except (redis.exceptions.RedisError, OSError) as error:
+                log.error("cluster channel lost; reconnecting", extra={"reason": str(error)})
+                await asyncio.sleep(0.5)
+
+    @staticmethod
+    def _receive_one(data: bytes, receive: Callable[[Envelope], None]) -> None:
+        log = get_logger()
+        try:
+            envelope = _decoder.decode(data)
+        except msgspec.DecodeError:
+            log.error("bad cluster message")
+            return
+        try:
+            receive(envelope)
+        except Exception:  # one bad envelope must not stop this process's channel
+            log.exception("cluster message failed")
 
 
 async def open_cluster(url: str, prefix: str = "pairtui") -> Cluster:

@@ -40,14 +40,13 @@ class RemoteRoom:
     def submit(self, event: RoomEvent) -> None:
         """Forward one client event to the owner, in order."""
         if event.join is not None:
-            join, role, connection = event.join
+            join, _, connection = event.join
             assert isinstance(connection, ServerConnection)
             self.connections[event.member] = connection
             envelope: Join | Message | Leave = Join(
                 room=self.name,
                 member=event.member,
                 origin=self.cluster.process,
-                role=role,
                 frame=p.encode(join).decode(),
             )
         elif event.message is None:

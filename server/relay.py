@@ -32,7 +32,7 @@ from pairtui.core import protocol as p
 from pairtui.core.keys import read_key_for
 from pairtui.core.protocol import ErrorCode, ProtocolError
 from server import cluster as c
-from server.auth import AdminTokens, new_keys, role_for
+from server.auth import AdminTokens, decide_role, new_keys
 from server.cluster import Cluster, RemotePeer
 from server.forwarding import RemoteRoom
 from server.gate import Gate, GateLimits
@@ -93,10 +93,12 @@ class Relay:
         self.config = config or RelayConfig()
         self.cluster = cluster
         self.metrics = RelayMetrics()
+        self.metrics.gauges = lambda: (self.connections, len(self.rooms))
         self.rooms: dict[str, RoomWorker] = {}
         self.remote_rooms: dict[str, RemoteRoom] = {}
         self._forwarded: dict[str, ServerConnection] = {}  # member -> connection, remote rooms
         self._answered: set[str] = set()  # forwarded members whose join the owner answered
+        self._last_seen: dict[ServerConnection, float] = {}  # for the idle timeout
         self._member_prefix = f"m{cluster.process}x" if cluster else "m"
         self._loading: dict[str, asyncio.Lock] = {}
         self._ids = itertools.count(1)
@@ -128,6 +130,7 @@ class Relay:
             server_header=f"pairtui/{__version__}",
             reuse_port=config.reuse_port,
         )
+        self.spawn(self._close_idle())
         if self.cluster is not None:
             await self.cluster.start(self._on_envelope)
             self.spawn(self._keep_leases())
@@ -163,7 +166,6 @@ class Relay:
     def forget(self, worker: RoomWorker) -> None:
         if self.rooms.get(worker.room.name) is worker:
             del self.rooms[worker.room.name]
-            self.metrics.rooms.set(len(self.rooms))
 
     async def released(self, room: str) -> None:
         """The room is no longer loaded here: let another process take it."""
@@ -188,6 +190,17 @@ class Relay:
             self.spawn(peer.close(code, reason))
         elif self.cluster is not None:
             self.cluster.send(peer.process, c.Close(member=peer.member, code=code, reason=reason))
+
+    async def _close_idle(self) -> None:
+        """Close connections silent for ``idle_timeout``: one sweep, not a timer a message."""
+        timeout = self.config.idle_timeout
+        while True:
+            await asyncio.sleep(min(30.0, timeout / 4))
+            cutoff = time.monotonic() - timeout
+            for connection, seen in list(self._last_seen.items()):
+                if seen < cutoff:
+                    del self._last_seen[connection]
+                    self.spawn(connection.close(1001, "idle for too long"))
 
     # -- cluster ----------------------------------------------------------------------
 
@@ -217,8 +230,17 @@ class Relay:
             return
         message = p.decode_client(envelope.frame)  # checked once already, where it arrived
         if isinstance(envelope, c.Join):
-            assert isinstance(message, p.Join)
-            role: p.Role = "read" if envelope.role == "read" else "write"
+            assert isinstance(message, p.Join) and self.cluster is not None
+            # The owner decides with the keys it holds: the forwarder's copy may be older.
+            role = decide_role(worker.room.keys, message.key, self.config.require_keys)
+            if role is None:
+                refusal = p.Error(code=ErrorCode.BAD_KEY, message="this room needs a valid key")
+                self.cluster.deliver(
+                    [RemotePeer(envelope.origin, envelope.member)], p.encode(refusal)
+                )
+                close = c.Close(member=envelope.member, code=CLOSE_POLICY, reason="bad_key")
+                self.cluster.send(envelope.origin, close)
+                return
             peer = RemotePeer(envelope.origin, envelope.member)
             worker.submit(RoomEvent(envelope.member, None, now, join=(message, role, peer)))
         else:
@@ -231,8 +253,9 @@ class Relay:
         renewed_at = time.monotonic()
         while True:
             await asyncio.sleep(c.RENEW_EVERY)
+            asked = list(self.rooms)  # rooms loaded while this runs are not in question
             try:
-                held = await self.cluster.renew(list(self.rooms))
+                held = await self.cluster.renew(asked)
                 remote = list(self.remote_rooms.values())
                 owners = await self.cluster.owners([room.name for room in remote])
             except Exception as error:  # Redis away: our leases run out on their own
@@ -243,7 +266,7 @@ class Relay:
                     continue
             else:
                 renewed_at = time.monotonic()
-            for name in [name for name in self.rooms if name not in held]:
+            for name in [name for name in asked if name not in held and name in self.rooms]:
                 worker = self.rooms[name]
                 log.warning("lost a room's lease", extra={"room": name})
                 self.forget(worker)
@@ -281,7 +304,7 @@ class Relay:
             )
         refusal = self.gate.refusal(_address(connection), time.monotonic())
         if refusal is not None:
-            self.metrics.errors.labels(code=ErrorCode.RATE_LIMITED.value).inc()
+            self.metrics.error(ErrorCode.RATE_LIMITED.value)
             get_logger().warning("connection refused", extra={"address": _address(connection)})
             return _response(HTTPStatus.TOO_MANY_REQUESTS, refusal.encode(), "text/plain")
         return None
@@ -293,7 +316,6 @@ class Relay:
         log = get_logger()
         address = _address(connection)
         self.connections += 1
-        self.metrics.connections.inc()
         log.info("connection opened", extra={"conn": connection_id, "address": address})
         try:
             if not self.gate.opened(address):
@@ -310,7 +332,6 @@ class Relay:
         finally:
             self.gate.closed(address)
             self.connections -= 1
-            self.metrics.connections.dec()
             log.info(
                 "connection closed", extra={"conn": connection_id, "code": connection.close_code}
             )
@@ -356,9 +377,11 @@ class Relay:
             self._forwarded[member] = connection
             self.spawn(self._expect_welcome(connection, member))
         worker.submit(RoomEvent(member, None, time.perf_counter(), join=(join, role, connection)))
+        self._last_seen[connection] = time.monotonic()
         try:
             await self._pump(connection, worker, member)
         finally:
+            self._last_seen.pop(connection, None)
             self._forwarded.pop(member, None)
             if worker.accepting:
                 worker.submit(RoomEvent(member, None, time.perf_counter()))
@@ -383,10 +406,7 @@ class Relay:
             if isinstance(worker, RemoteRoom):  # the owner may have rotated them meanwhile
                 stored = await self.store.load_keys(join.room)
                 keys = stored[0] if stored else None
-            if keys is not None:
-                role = role_for(keys, join.key)
-            elif not self.config.require_keys and join.key is None:
-                role = "write"
+            role = decide_role(keys, join.key, self.config.require_keys)
         if role is None:
             await self._failed_secret(
                 connection,
@@ -496,15 +516,11 @@ class Relay:
         warned_at = 0.0
         flooded = False
         while True:
-            try:
-                async with asyncio.timeout(self.config.idle_timeout):
-                    frame = await connection.recv()
-            except TimeoutError:
-                await connection.close(1001, "idle for too long")
-                return
+            frame = await connection.recv()  # an idle one is closed by _close_idle
             received = time.perf_counter()
-            self.metrics.messages.inc()
+            self.metrics.messages += 1
             now = time.monotonic()
+            self._last_seen[connection] = now
             if flooded:
                 continue  # drain until the close handshake completes
             if not bucket.allow(now):
@@ -541,7 +557,7 @@ class Relay:
         except ProtocolError:
             return
         if isinstance(message, p.Op):
-            self.metrics.errors.labels(code=ErrorCode.RATE_LIMITED.value).inc()
+            self.metrics.error(ErrorCode.RATE_LIMITED.value)
             error = p.Error(
                 code=ErrorCode.RATE_LIMITED,
                 ref="op",
@@ -557,7 +573,7 @@ class Relay:
         return p.decode_client(frame)
 
     def _send_error(self, connection: ServerConnection, code: ErrorCode, message: str) -> None:
-        self.metrics.errors.labels(code=code.value).inc()
+        self.metrics.error(code.value)
         broadcast([connection], p.encode(p.Error(code=code, message=message)), text=True)
 
     async def _refuse(
@@ -592,8 +608,13 @@ class Relay:
             owner = await self.cluster.acquire(name)
             if owner != self.cluster.process:
                 keys_now = await self.store.load_keys(name)
+                for _ in range(20):  # the owner may be storing the room it just created
+                    if keys_now is not None:
+                        break
+                    await asyncio.sleep(0.05)
+                    keys_now = await self.store.load_keys(name)
                 if keys_now is None:
-                    return None  # owned elsewhere but gone from the store: deleted meanwhile
+                    raise StoreError(f"room {name!r} is owned by another process but not stored")
                 room = RemoteRoom(name, owner, self.cluster, keys_now[0])
                 self.remote_rooms[name] = room
                 return room
@@ -613,7 +634,6 @@ class Relay:
             raise
         worker = RoomWorker(self, room_here)
         self.rooms[name] = worker
-        self.metrics.rooms.set(len(self.rooms))
         return worker
 
 

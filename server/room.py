@@ -318,7 +318,7 @@ class Room:
         room_file.ops_since_snapshot += 1
         if room_file.ops_since_snapshot >= self.limits.snapshot_every:
             writes.append(self._snapshot(room_file))
-        if len(document.history) > 2 * self.limits.history:
+        if document.history_length > 2 * self.limits.history:
             document.trim_history(self.limits.history)
         json_op = entry.op.to_json()
         return Effects(

@@ -73,14 +73,17 @@ class RoomWorker:
     async def _run(self) -> None:
         log = get_logger()
         while True:
-            try:
-                async with asyncio.timeout(self.relay.config.room_linger):
-                    first = await self.queue.get()
-            except TimeoutError:
-                if self.room.empty and self.queue.empty():
-                    await self._unload()
-                    return
-                continue
+            if not self.room.empty:
+                first = await self.queue.get()  # no timer a batch: the room is in use
+            else:
+                try:
+                    async with asyncio.timeout(self.relay.config.room_linger):
+                        first = await self.queue.get()
+                except TimeoutError:
+                    if self.room.empty and self.queue.empty():
+                        await self._unload()
+                        return
+                    continue
             batch = [first]
             while len(batch) < MAX_BATCH and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
@@ -114,7 +117,7 @@ class RoomWorker:
             for future, write_key in locks:
                 future.set_result(write_key)
             if effects.writes:
-                self.relay.metrics.commits.inc()
+                self.relay.metrics.commits += 1
             try:
                 self._deliver(effects)
             except Exception:  # stored already: a bug in sending must not stop the room
@@ -167,9 +170,9 @@ class RoomWorker:
             if isinstance(event.message, p.Op):
                 metrics.op_latency.observe(done - event.received)
         if effects.ops_applied:
-            metrics.ops_applied.inc(effects.ops_applied)
+            metrics.ops_applied += effects.ops_applied
         for code in effects.errors:
-            metrics.errors.labels(code=code.value).inc()
+            metrics.error(code.value)
 
     async def _fail_storage(self) -> None:
         """Drop this room from memory and send its members away to come back later."""
@@ -178,7 +181,7 @@ class RoomWorker:
             code=ErrorCode.STORAGE_UNAVAILABLE,
             message="the relay cannot store edits right now; yours are kept and will be resent",
         )
-        self.relay.metrics.errors.labels(code=ErrorCode.STORAGE_UNAVAILABLE.value).inc()
+        self.relay.metrics.error(ErrorCode.STORAGE_UNAVAILABLE.value)
         self.close_all(CLOSE_TRY_AGAIN_LATER, "storage unavailable", error)
 
     def close_all(self, code: int, reason: str, error: p.Error | None = None) -> None:

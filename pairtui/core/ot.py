@@ -137,6 +137,27 @@ class TextOperation:
                 )
         return op
 
+    @classmethod
+    def from_canonical(cls, components: Iterable[Component]) -> TextOperation:
+        """Rebuild an op from the components of one that was valid (no checks: fast).
+
+        For ops a program made itself and kept, like the relay's history; anything
+        from outside goes through ``from_json``.
+        """
+        op = cls()
+        op.ops = list(components)
+        base = target = 0
+        for component in op.ops:
+            if isinstance(component, str):
+                target += len(component)
+            elif component > 0:
+                base += component
+                target += component
+            else:
+                base -= component
+        op.base_length, op.target_length = base, target
+        return op
+
     def to_json(self) -> list[Component]:
         """ot.js's JSON form: a fresh list the caller may keep."""
         return list(self.ops)

@@ -88,10 +88,14 @@ State: TypeAlias = Synchronized | AwaitingConfirm | AwaitingWithBuffer
 
 @dataclass(frozen=True)
 class RemoteChange:
-    """Apply ``op`` to the editor's document: it fits the local text as it is now."""
+    """Apply ``op`` to the editor's document: it fits the local text as it is now.
+
+    ``revision`` is the relay's revision the change brings the file to.
+    """
 
     op: TextOperation
     member: str | None
+    revision: int = 0
 
 
 @dataclass(frozen=True)
@@ -251,7 +255,7 @@ class FileSync:
             buffer, op = TextOperation.transform(state.buffer, op)
             self.state = AwaitingWithBuffer(InFlight(state.outstanding.seq, outstanding), buffer)
         self.text = op.apply(self.text)
-        self._events.append(RemoteChange(op, member))
+        self._events.append(RemoteChange(op, member, revision))
 
     def _catchup(self, message: protocol.Catchup) -> None:
         for entry in message.ops:
@@ -291,7 +295,7 @@ class FileSync:
             self.state = AwaitingConfirm(self._new_in_flight(pending))
         self.text = change.apply(self.text)
         if not change.is_noop():
-            self._events.append(RemoteChange(change, None))
+            self._events.append(RemoteChange(change, None, message.revision))
         self._send_outstanding()
 
     def _refused(self, message: protocol.Error) -> None:

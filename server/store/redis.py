@@ -36,6 +36,7 @@ from pairtui.core.ot import TextOperation
 from pairtui.core.protocol import ChatMessage
 from server.document import HistoryEntry
 from server.store.base import Store
+from server.store.grouping import GroupCommit
 from server.store.loading import StoredFile, oldest_needed
 from server.store.records import (
     ChatAppended,
@@ -161,11 +162,15 @@ class RedisStore(Store):
         self.prefix = prefix
         self._commit = client.register_script(COMMIT)
         self._load = client.register_script(LOAD)
+        self._group = GroupCommit(self._write_now)
 
     @classmethod
     async def open(cls, url: str, prefix: str = "pairtui") -> RedisStore:
         """Connect to ``url`` (``redis://host:6379/0``) and check that Redis answers."""
-        client = aioredis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=64, timeout=10, socket_timeout=10, socket_connect_timeout=5
+        )
+        client = aioredis.Redis(connection_pool=pool)
         try:
             await client.ping()
         except (redis.exceptions.RedisError, OSError) as error:
@@ -187,9 +192,11 @@ class RedisStore(Store):
         return RoomRecord(name, float(room["created_at"]), files, chat, keys)
 
     async def commit(self, writes: Sequence[Write]) -> None:
-        if writes:
-            payload = msgspec.json.encode([_encode(write) for write in writes])
-            await self._call(self._commit, [self.prefix, payload])
+        await self._group.commit(writes)
+
+    async def _write_now(self, writes: Sequence[Write]) -> None:
+        payload = msgspec.json.encode([_encode(write) for write in writes])
+        await self._call(self._commit, [self.prefix, payload])
 
     async def load_keys(self, name: str) -> tuple[KeyHashes | None] | None:
         try:
@@ -211,6 +218,7 @@ class RedisStore(Store):
         return sorted(name.decode() if isinstance(name, bytes) else name for name in names)
 
     async def close(self) -> None:
+        await self._group.drain()
         await self.client.aclose()
 
     async def _call(self, script: Any, args: list[Any]) -> Any:

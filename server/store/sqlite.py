@@ -25,6 +25,7 @@ from pairtui.core.ot import TextOperation
 from pairtui.core.protocol import ChatMessage
 from server.document import HistoryEntry
 from server.store.base import Store
+from server.store.grouping import GroupCommit
 from server.store.loading import StoredFile, oldest_needed
 from server.store.records import (
     ChatAppended,
@@ -106,8 +107,7 @@ class SQLiteStore(Store):
         self.synchronous = synchronous
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="pairtui-sqlite")
         self._connection: sqlite3.Connection | None = None
-        self._pending: list[tuple[Sequence[Write], asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._group = GroupCommit(lambda writes: self._run(partial(self._transaction, writes)))
         self.transactions = 0
 
     @classmethod
@@ -124,13 +124,7 @@ class SQLiteStore(Store):
         return await self._run(lambda: self._load_room(self._db(), name, history))
 
     async def commit(self, writes: Sequence[Write]) -> None:
-        if not writes:
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((writes, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        await future
+        await self._group.commit(writes)
 
     async def room_names(self) -> list[str]:
         return await self._run(
@@ -138,8 +132,7 @@ class SQLiteStore(Store):
         )
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            await asyncio.shield(self._flusher)
+        await self._group.drain()
         if self._connection is not None:
             await self._run(self._db().close)
             self._connection = None
@@ -214,24 +207,6 @@ class SQLiteStore(Store):
 
     async def _run(self, function: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function)
-
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                await self._run(partial(self._transaction, [w for ws, _ in batch for w in ws]))
-            except StoreError:
-                # Find out whose writes failed: commit each caller's writes alone.
-                for writes, future in batch:
-                    try:
-                        await self._run(partial(self._transaction, writes))
-                    except StoreError as error:
-                        future.set_exception(error)
-                    else:
-                        future.set_result(None)
-            else:
-                for _, future in batch:
-                    future.set_result(None)
 
     def _transaction(self, writes: Sequence[Write]) -> None:
         db = self._db()

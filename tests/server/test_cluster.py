@@ -138,3 +138,43 @@ async def test_a_killed_process_loses_no_acknowledged_edit(
     await fresh.close()
     for person in people:
         await person.close()
+
+
+async def test_keys_hold_on_every_process(cluster: tuple[RedisServer, list[RelayProcess]]) -> None:
+    from pairtui.access import create_room
+    from pairtui.client import SessionClosed
+    from pairtui.core.keys import read_key_for
+
+    _, relays = cluster
+    url = relays[0].url
+    key = await create_room(url, "locked", None, None)
+    people = []
+    for attempt in range(16):  # writers and readers, on whichever processes they land
+        session = ClientSession(
+            url, "locked", f"p{attempt}", key=key if attempt % 2 else read_key_for(key)
+        )
+        await session.start()
+        people.append(session)
+    roles = {p.role for p in people}
+    assert roles == {"write", "read"}
+    processes = {(p.member or "").removeprefix("m").split("x")[0] for p in people}
+    assert len(processes) == 2  # both processes admitted people to the one room
+    for _ in range(4):  # wrong keys are refused wherever they land (each answer slowed)
+        with pytest.raises(SessionClosed, match="bad_key"):
+            await ClientSession(url, "locked", "eve", key="wrong-key-0123456789abc").start()
+    writer = next(p for p in people if p.role == "write")
+    assert writer.rotate_keys()
+    for _ in range(300):
+        if all(p.key not in (key, read_key_for(key)) for p in people):
+            break
+        await asyncio.sleep(0.01)
+    assert all(p.key not in (key, read_key_for(key)) for p in people)  # everyone got new keys
+    for _ in range(3):  # the old key is refused, the new one works, wherever they land
+        with pytest.raises(SessionClosed, match="bad_key"):
+            await ClientSession(url, "locked", "late", key=key).start()
+        fresh = ClientSession(url, "locked", "fresh", key=writer.key)
+        await fresh.start()
+        assert fresh.role == "write"
+        await fresh.close()
+    for person in people:
+        await person.close()
