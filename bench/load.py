@@ -127,7 +127,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=Path("bench/results/load.json"))
     args = parser.parse_args()
-    console = Console()
+    console = Console(width=150)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as scratch:
         for target in args.targets.split(","):

@@ -227,7 +227,16 @@ class FolderSync:
                 self._refuse(str(refusal))
 
     def _local_path(self, path: Path) -> None:
-        """The watcher saw ``path`` change: sync it, or upload it if it is new."""
+        """The watcher saw ``path`` change: sync it, or upload it if it is new.
+
+        A new folder is read whole: files written into it before the watcher
+        watched it would otherwise never be seen.
+        """
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and not self.rules.ignored(room_path(self.root, child)):
+                    self._local_path(child)
+            return
         relative = room_path(self.root, path)
         file = next((f for f, known in self._paths.items() if known == relative), None)
         if file is not None:

@@ -114,7 +114,7 @@ class Cluster:
         self._tasks: list[asyncio.Task[None]] = []
         self._renew = client.register_script(RENEW)
         self._release = client.register_script(RELEASE)
-        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self._reset: Callable[[], None] = lambda: None
 
     def channel(self, process: str) -> str:
         return f"{self.prefix}:proc:{process}"
@@ -122,13 +122,23 @@ class Cluster:
     def _owner_key(self, room: str) -> str:
         return f"{self.prefix}:owner:{room}"
 
-    async def start(self, receive: Callable[[Envelope], None]) -> None:
-        """Listen on this process's channel; ``receive`` gets every envelope, in order."""
-        await self._pubsub.subscribe(self.channel(self.process))
+    async def start(
+        self, receive: Callable[[Envelope], None], reset: Callable[[], None] = lambda: None
+    ) -> None:
+        """Listen on this process's channel; ``receive`` gets every envelope, in order.
+
+        Pub/sub keeps nothing for a process that is not listening: after Redis
+        failed, envelopes may have been lost both ways, so ``reset`` is called
+        once the channel works again (the relay sends forwarded clients away to
+        reconnect and resend).
+        """
+        self._reset = reset
+        subscribed = asyncio.Event()
         self._tasks = [
-            asyncio.create_task(self._listen(receive), name="cluster:listen"),
+            asyncio.create_task(self._listen(receive, subscribed), name="cluster:listen"),
             asyncio.create_task(self._publish_loop(), name="cluster:publish"),
         ]
+        await asyncio.wait_for(subscribed.wait(), 10)
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -136,8 +146,6 @@ class Cluster:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, redis.exceptions.RedisError):
                 await task
-        with contextlib.suppress(redis.exceptions.RedisError, OSError):
-            await self._pubsub.aclose()  # type: ignore[no-untyped-call]
 
     # -- leases ------------------------------------------------------------------------------
 
@@ -200,17 +208,29 @@ class Cluster:
                     await pipe.execute()
             except (redis.exceptions.RedisError, OSError) as error:
                 log.error("cluster publish failed", extra={"reason": str(error)})
+                self._reset()  # these envelopes are gone: their clients must resend
 
-    async def _listen(self, receive: Callable[[Envelope], None]) -> None:
-        """Hand every envelope on; a lost Redis connection is re-made and re-subscribed."""
+    async def _listen(self, receive: Callable[[Envelope], None], subscribed: asyncio.Event) -> None:
+        """Hand every envelope on; after a failure, subscribe afresh and call ``reset``."""
         log = get_logger()
+        failed = False
         while True:
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             try:
-                async for item in self._pubsub.listen():
+                await pubsub.subscribe(self.channel(self.process))
+                subscribed.set()
+                if failed:
+                    failed = False
+                    self._reset()
+                async for item in pubsub.listen():
                     self._receive_one(item["data"], receive)
             except (redis.exceptions.RedisError, OSError) as error:
+                failed = True
                 log.error("cluster channel lost; reconnecting", extra={"reason": str(error)})
                 await asyncio.sleep(0.5)
+            finally:
+                with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     @staticmethod
     def _receive_one(data: bytes, receive: Callable[[Envelope], None]) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+from redis.exceptions import RedisError
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
@@ -132,7 +133,7 @@ class Relay:
         )
         self.spawn(self._close_idle())
         if self.cluster is not None:
-            await self.cluster.start(self._on_envelope)
+            await self.cluster.start(self._on_envelope, self._after_cluster_failure)
             self.spawn(self._keep_leases())
         process = self.cluster.process if self.cluster else None
         get_logger().info(
@@ -276,6 +277,17 @@ class Relay:
                 if owner != room.owner:
                     self._drop_remote(room)
 
+    def _after_cluster_failure(self) -> None:
+        """Envelopes may have been lost: everyone forwarded either way reconnects and resends."""
+        get_logger().warning("cluster messages may be lost; forwarded clients reconnect")
+        for room in list(self.remote_rooms.values()):
+            self._drop_remote(room)
+        for worker in self.rooms.values():
+            for member, peer in list(worker.connections.items()):
+                if isinstance(peer, RemotePeer):
+                    self.close_peer(peer, CLOSE_SERVICE_RESTART, "relay processes lost touch")
+                    worker.submit(RoomEvent(member, None, time.perf_counter()))
+
     def _drop_remote(self, room: RemoteRoom) -> None:
         """The owner of a forwarded room is gone: its clients reconnect and find the new one."""
         room.lost = True
@@ -295,6 +307,7 @@ class Relay:
                     "version": __version__,
                     "rooms": len(self.rooms),
                     "connections": self.connections,
+                    "tasks": len(asyncio.all_tasks()),
                 }
             )
             return _response(HTTPStatus.OK, body.encode(), "application/json")
@@ -605,7 +618,10 @@ class Relay:
         self, name: str, create: bool, keys: KeyHashes | None
     ) -> RoomWorker | RemoteRoom | None:
         if self.cluster is not None:
-            owner = await self.cluster.acquire(name)
+            try:
+                owner = await self.cluster.acquire(name)
+            except (RedisError, OSError) as error:
+                raise StoreError(f"cannot reach Redis for the room's lease: {error}") from error
             if owner != self.cluster.process:
                 keys_now = await self.store.load_keys(name)
                 for _ in range(20):  # the owner may be storing the room it just created

@@ -44,7 +44,17 @@ from server.store.records import (
     Write,
 )
 
-SCHEMA_VERSION = 2  # 2: room keys (an older relay would let anyone into a locked room)
+SCHEMA_VERSION = 3
+# 2: room keys (an older relay would let anyone into a locked room).
+# 3: a file's revision is its newest op (files.revision and client_seqs are brought up
+#    to date only at snapshots), so an op costs one INSERT; an older relay would
+#    misread that.
+CURRENT_REVISION = """
+SELECT MAX(f.revision, f.snapshot_revision, COALESCE(
+    (SELECT MAX(o.revision) FROM ops o WHERE o.room = f.room AND o.file = f.file), 0))
+FROM files f WHERE f.room = ? AND f.file = ?
+"""
+MAX_CACHED_REVISIONS = 100_000
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
     room TEXT PRIMARY KEY,
@@ -109,6 +119,9 @@ class SQLiteStore(Store):
         self._connection: sqlite3.Connection | None = None
         self._group = GroupCommit(lambda writes: self._run(partial(self._transaction, writes)))
         self.transactions = 0
+        # Each file's stored revision, for the compare-and-set on ops; this store is the
+        # database's only writer (the data directory's lock), so memory can hold it.
+        self._revisions: dict[tuple[str, str], int | None] = {}
 
     @classmethod
     async def open(cls, data_dir: Path, *, synchronous: Synchronous = "NORMAL") -> SQLiteStore:
@@ -210,12 +223,47 @@ class SQLiteStore(Store):
 
     def _transaction(self, writes: Sequence[Write]) -> None:
         db = self._db()
+        revisions: dict[tuple[str, str], int | None] = {}  # as this transaction sees them
+        op_rows: list[tuple[object, ...]] = []
+
+        def revision_of(key: tuple[str, str]) -> int | None:
+            if key in revisions:
+                return revisions[key]
+            if key in self._revisions:
+                return self._revisions[key]
+            row = db.execute(CURRENT_REVISION, key).fetchone()
+            return None if row is None else int(row[0])
+
+        def insert_ops() -> None:
+            if op_rows:
+                db.executemany("INSERT INTO ops VALUES (?, ?, ?, ?, ?, ?, ?, ?)", op_rows)
+                op_rows.clear()
 
         def work() -> None:
             for write in writes:
+                if isinstance(write, OpAppended):
+                    key, entry = (write.room, write.file), write.entry
+                    current = revision_of(key)
+                    if current is None or entry.revision != current + 1:
+                        raise RevisionConflict(
+                            f"{write.room}/{write.file}: revision {current} is stored, "
+                            f"not {entry.revision - 1}"
+                        )
+                    revisions[key] = entry.revision
+                    op_rows.append(_op_row(write))
+                    continue
+                insert_ops()  # everything else sees the ops before it
                 _apply_write(db, write)
+                if isinstance(write, FileCreated):
+                    revisions[(write.room, write.file)] = 0
+                elif isinstance(write, FileDeleted):
+                    revisions[(write.room, write.file)] = None
+            insert_ops()
 
         _atomically(db, work, "write")
+        if len(self._revisions) > MAX_CACHED_REVISIONS:
+            self._revisions.clear()
+        self._revisions.update(revisions)  # only what was committed
         self.transactions += 1
 
     @staticmethod
@@ -226,8 +274,10 @@ class SQLiteStore(Store):
         files = [
             _load_file(db, name, file, path, revision, snapshot_revision, snapshot_text, history)
             for file, path, revision, snapshot_revision, snapshot_text in db.execute(
-                "SELECT file, path, revision, snapshot_revision, snapshot_text FROM files "
-                "WHERE room = ? ORDER BY created_at, file",
+                "SELECT f.file, f.path, MAX(f.revision, f.snapshot_revision, COALESCE("
+                "(SELECT MAX(o.revision) FROM ops o WHERE o.room = f.room AND o.file = f.file), 0)"
+                "), f.snapshot_revision, f.snapshot_text FROM files f "
+                "WHERE f.room = ? ORDER BY f.created_at, f.file",
                 (name,),
             ).fetchall()
         ]
@@ -250,6 +300,7 @@ class SQLiteStore(Store):
 
     def _replace_rooms(self, records: Sequence[RoomRecord]) -> None:
         db = self._db()
+        self._revisions.clear()
 
         def work() -> None:
             for record in records:
@@ -297,39 +348,36 @@ def _load_file(
             (room, file),
         )
     }
+    for client_id, seq, rev in db.execute(  # newer: the ops still kept
+        "SELECT client_id, MAX(seq), MAX(revision) FROM ops WHERE room = ? AND file = ? "
+        "GROUP BY client_id",
+        (room, file),
+    ):
+        if client_id not in applied or seq > applied[client_id][0]:
+            applied[client_id] = (seq, rev)
     stored = StoredFile(file, path, revision, snapshot_revision, snapshot_text, entries, applied)
     return stored.record(room, history)
 
 
+def _op_row(write: OpAppended) -> tuple[object, ...]:
+    entry = write.entry
+    return (
+        write.room,
+        write.file,
+        entry.revision,
+        entry.client_id,
+        entry.seq,
+        entry.member,
+        msgspec.json.encode(entry.op.ops).decode(),
+        write.time,
+    )
+
+
 def _apply_write(db: sqlite3.Connection, write: Write) -> None:
+    """Any write but an op (``SQLiteStore._transaction`` inserts those, in batches)."""
     if isinstance(write, OpAppended):
-        entry = write.entry
-        changed = db.execute(
-            "UPDATE files SET revision = ? WHERE room = ? AND file = ? AND revision = ?",
-            (entry.revision, write.room, write.file, entry.revision - 1),
-        ).rowcount
-        if changed != 1:
-            raise RevisionConflict(
-                f"{write.room}/{write.file}: revision {entry.revision - 1} is not the stored one"
-            )
-        db.execute(
-            "INSERT INTO ops VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                write.room,
-                write.file,
-                entry.revision,
-                entry.client_id,
-                entry.seq,
-                entry.member,
-                msgspec.json.encode(entry.op.ops).decode(),
-                write.time,
-            ),
-        )
-        db.execute(
-            "INSERT OR REPLACE INTO client_seqs VALUES (?, ?, ?, ?, ?)",
-            (write.room, write.file, entry.client_id, entry.seq, entry.revision),
-        )
-    elif isinstance(write, ChatAppended):
+        raise TypeError("ops are written by SQLiteStore._transaction")
+    if isinstance(write, ChatAppended):
         message = write.message
         db.execute(
             "INSERT OR REPLACE INTO chat VALUES (?, ?, ?)",
@@ -340,14 +388,21 @@ def _apply_write(db: sqlite3.Connection, write: Write) -> None:
         )
     elif isinstance(write, SnapshotSaved):
         db.execute(
-            "UPDATE files SET snapshot_revision = ?, snapshot_text = ? "
-            "WHERE room = ? AND file = ? AND snapshot_revision < ?",
-            (write.revision, write.text, write.room, write.file, write.revision),
+            "UPDATE files SET snapshot_revision = ?, snapshot_text = ?, "
+            "revision = MAX(revision, ?) WHERE room = ? AND file = ? AND snapshot_revision < ?",
+            (write.revision, write.text, write.revision, write.room, write.file, write.revision),
         )
+        cutoff = (write.room, write.file, write.revision - write.keep_ops)
+        # The duplicate check outlives the ops: keep each client's last seq of those dropped.
         db.execute(
-            "DELETE FROM ops WHERE room = ? AND file = ? AND revision <= ?",
-            (write.room, write.file, write.revision - write.keep_ops),
+            "INSERT INTO client_seqs (room, file, client_id, seq, revision) "
+            "SELECT room, file, client_id, MAX(seq), MAX(revision) FROM ops "
+            "WHERE room = ? AND file = ? AND revision <= ? GROUP BY client_id "
+            "ON CONFLICT (room, file, client_id) DO UPDATE SET "
+            "seq = excluded.seq, revision = excluded.revision WHERE excluded.seq > seq",
+            cutoff,
         )
+        db.execute("DELETE FROM ops WHERE room = ? AND file = ? AND revision <= ?", cutoff)
     elif isinstance(write, KeysSet):
         db.execute(
             "INSERT OR REPLACE INTO room_keys VALUES (?, ?, ?)",

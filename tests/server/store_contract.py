@@ -128,3 +128,25 @@ class StoreContract:
         await store.commit([KeysSet(ROOM, KeyHashes("x" * 64, "y" * 64))])
         record = await store.load_room(ROOM, history=1)
         assert record is not None and record.keys == KeyHashes("x" * 64, "y" * 64)
+
+    async def test_the_duplicate_check_outlives_pruned_ops(self, store: Store) -> None:
+        await self.create(store)
+        text = ""
+        for revision in range(1, 7):
+            await store.commit([op_entry(revision, len(text), "x", seq=revision + 10)])
+            text += "x"
+        await store.commit([SnapshotSaved(ROOM, "f1", 6, text, keep_ops=0)])  # every op pruned
+        other = OpAppended(
+            ROOM,
+            "f1",
+            HistoryEntry(7, op_entry(7, 6, "y").entry.op, "other-client-0123", 1, "m2"),
+            1.0,
+        )
+        await store.commit([other])
+        record = await store.load_room(ROOM, history=100)
+        assert record is not None
+        [file] = record.files
+        assert file.text == "xxxxxxy" and file.revision == 7
+        assert file.applied_seqs == {CLIENT: (16, 6), "other-client-0123": (1, 7)}
+        with pytest.raises(RevisionConflict):
+            await store.commit([op_entry(7, 7, "z")])  # revision 7 is taken, even after pruning
