@@ -7,7 +7,8 @@ connection drops it reconnects by itself with exponential backoff and
 jitter; each file's sync engine resends what was in flight once it has
 caught up, so no edit is lost or applied twice.
 
-What happens is reported to subscribers as ``SessionEvent``s, in order.
+What happens is reported to subscribers as ``SessionEvent``s, in order
+(``pairtui/events.py``; re-exported here).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
@@ -31,6 +31,20 @@ from pairtui.core import protocol as p
 from pairtui.core.ot import TextOperation, transform_index
 from pairtui.core.protocol import ErrorCode
 from pairtui.core.sync import Confirmed, FileSync, RemoteChange, RetryLater, SyncError
+from pairtui.events import (
+    ChatReceived,
+    ConnectionStatus,
+    EditStored,
+    ErrorReceived,
+    FileChanged,
+    FileOpened,
+    FilesListed,
+    KeysReceived,
+    MembersChanged,
+    SessionEvent,
+    StatusChanged,
+    SummonReceived,
+)
 from pairtui.journal import Journal
 
 FATAL_CODES = {ErrorCode.BAD_KEY, ErrorCode.UNSUPPORTED_PROTOCOL, ErrorCode.REMOVED}
@@ -52,92 +66,6 @@ class Backoff:
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         return float(min(self.cap, self.base * 2.0**attempt) * rng.uniform(0.5, 1.0))
-
-
-ConnectionStatus: TypeAlias = Literal["connecting", "connected", "reconnecting", "closed"]
-
-
-@dataclass(frozen=True)
-class StatusChanged:
-    status: ConnectionStatus
-    retry_at: float | None = None  # time.monotonic() of the next attempt, when reconnecting
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class FileOpened:
-    file: str
-    text: str
-
-
-@dataclass(frozen=True)
-class FileChanged:
-    """A remote edit was applied to ``file``; ``op`` fits the text as it was just before."""
-
-    file: str
-    op: TextOperation
-    member: str | None
-    source: str | None = None  # the local component that made it (None: a partner)
-    revision: int | None = None  # the relay's revision it brings the file to (remote edits)
-
-
-@dataclass(frozen=True)
-class EditStored:
-    """The relay stored our edit ``seq`` of ``file``; it became ``revision``."""
-
-    file: str
-    seq: int
-    revision: int
-
-
-@dataclass(frozen=True)
-class FilesListed:
-    files: list[p.FileInfo]
-
-
-@dataclass(frozen=True)
-class MembersChanged:
-    members: dict[str, p.Member]
-
-
-@dataclass(frozen=True)
-class ChatReceived:
-    message: p.ChatMessage
-
-
-@dataclass(frozen=True)
-class SummonReceived:
-    member: str
-    file: str
-    cursor: int
-
-
-@dataclass(frozen=True)
-class ErrorReceived:
-    code: ErrorCode
-    message: str
-
-
-@dataclass(frozen=True)
-class KeysReceived:
-    """The room has new keys (rotated, or given to an open room); ``key`` is ours now."""
-
-    key: str
-    writes: bool
-
-
-SessionEvent: TypeAlias = (
-    StatusChanged
-    | FileOpened
-    | FileChanged
-    | FilesListed
-    | MembersChanged
-    | ChatReceived
-    | SummonReceived
-    | ErrorReceived
-    | KeysReceived
-    | EditStored
-)
 
 
 class SessionClosed(Exception):
@@ -613,3 +541,23 @@ def _describe(error: BaseException, url: str) -> str:
             return "the relay is temporarily unavailable"
         return "the connection was closed"
     return f"cannot reach {url}: {error}"
+
+
+__all__ = [
+    "Backoff",
+    "ChatReceived",
+    "ClientSession",
+    "ConnectionStatus",
+    "EditStored",
+    "ErrorReceived",
+    "FileChanged",
+    "FileOpened",
+    "FilesListed",
+    "KeysReceived",
+    "MembersChanged",
+    "SessionClosed",
+    "SessionEvent",
+    "StatusChanged",
+    "SummonReceived",
+    "new_client_id",
+]

@@ -35,7 +35,7 @@ from pairtui.core.protocol import ErrorCode, ProtocolError
 from server import cluster as c
 from server.auth import AdminTokens, decide_role, new_keys
 from server.cluster import Cluster, RemotePeer
-from server.forwarding import RemoteRoom
+from server.forwarding import ClusterLink, RemoteRoom
 from server.gate import Gate, GateLimits
 from server.limits import RateLimit, TokenBucket
 from server.logs import get_logger
@@ -54,7 +54,6 @@ from server.worker import (
 
 CLOSE_NORMAL = 1000
 CLOSE_PROTOCOL = 1002
-WELCOME_TIMEOUT = 5.0  # a forwarded join the owner never answers: its owner died
 
 
 @dataclass(frozen=True)
@@ -96,9 +95,7 @@ class Relay:
         self.metrics = RelayMetrics()
         self.metrics.gauges = lambda: (self.connections, len(self.rooms))
         self.rooms: dict[str, RoomWorker] = {}
-        self.remote_rooms: dict[str, RemoteRoom] = {}
-        self._forwarded: dict[str, ServerConnection] = {}  # member -> connection, remote rooms
-        self._answered: set[str] = set()  # forwarded members whose join the owner answered
+        self.link = ClusterLink(self, cluster) if cluster is not None else None
         self._last_seen: dict[ServerConnection, float] = {}  # for the idle timeout
         self._member_prefix = f"m{cluster.process}x" if cluster else "m"
         self._loading: dict[str, asyncio.Lock] = {}
@@ -132,9 +129,8 @@ class Relay:
             reuse_port=config.reuse_port,
         )
         self.spawn(self._close_idle())
-        if self.cluster is not None:
-            await self.cluster.start(self._on_envelope, self._after_cluster_failure)
-            self.spawn(self._keep_leases())
+        if self.link is not None:
+            await self.link.start()
         process = self.cluster.process if self.cluster else None
         get_logger().info(
             "relay listening",
@@ -202,99 +198,6 @@ class Relay:
                 if seen < cutoff:
                     del self._last_seen[connection]
                     self.spawn(connection.close(1001, "idle for too long"))
-
-    # -- cluster ----------------------------------------------------------------------
-
-    def _on_envelope(self, envelope: c.Envelope) -> None:
-        """An envelope from another process: for a room owned here, or for a client here."""
-        now = time.perf_counter()
-        if isinstance(envelope, c.Deliver):
-            targets = [self._forwarded[m] for m in envelope.members if m in self._forwarded]
-            broadcast(targets, envelope.frame, text=True)
-            if '"welcome"' in envelope.frame[:20]:
-                self._answered.update(envelope.members)
-            return
-        if isinstance(envelope, c.Close):
-            connection = self._forwarded.get(envelope.member)
-            if connection is not None:
-                self.spawn(connection.close(envelope.code, envelope.reason))
-            return
-        worker = self.rooms.get(envelope.room)
-        if worker is None or not worker.accepting:
-            if isinstance(envelope, c.Join):
-                assert self.cluster is not None
-                close = c.Close(member=envelope.member, code=CLOSE_SERVICE_RESTART, reason="moved")
-                self.cluster.send(envelope.origin, close)
-            return
-        if isinstance(envelope, c.Leave):
-            worker.submit(RoomEvent(envelope.member, None, now))
-            return
-        message = p.decode_client(envelope.frame)  # checked once already, where it arrived
-        if isinstance(envelope, c.Join):
-            assert isinstance(message, p.Join) and self.cluster is not None
-            # The owner decides with the keys it holds: the forwarder's copy may be older.
-            role = decide_role(worker.room.keys, message.key, self.config.require_keys)
-            if role is None:
-                refusal = p.Error(code=ErrorCode.BAD_KEY, message="this room needs a valid key")
-                self.cluster.deliver(
-                    [RemotePeer(envelope.origin, envelope.member)], p.encode(refusal)
-                )
-                close = c.Close(member=envelope.member, code=CLOSE_POLICY, reason="bad_key")
-                self.cluster.send(envelope.origin, close)
-                return
-            peer = RemotePeer(envelope.origin, envelope.member)
-            worker.submit(RoomEvent(envelope.member, None, now, join=(message, role, peer)))
-        else:
-            worker.submit(RoomEvent(envelope.member, message, now))
-
-    async def _keep_leases(self) -> None:
-        """Renew the leases of rooms loaded here; drop rooms whose owner changed."""
-        assert self.cluster is not None
-        log = get_logger()
-        renewed_at = time.monotonic()
-        while True:
-            await asyncio.sleep(c.RENEW_EVERY)
-            asked = list(self.rooms)  # rooms loaded while this runs are not in question
-            try:
-                held = await self.cluster.renew(asked)
-                remote = list(self.remote_rooms.values())
-                owners = await self.cluster.owners([room.name for room in remote])
-            except Exception as error:  # Redis away: our leases run out on their own
-                log.error("cannot renew room leases", extra={"reason": str(error)})
-                if time.monotonic() - renewed_at > c.LEASE:
-                    held, remote, owners = set(), list(self.remote_rooms.values()), []
-                else:
-                    continue
-            else:
-                renewed_at = time.monotonic()
-            for name in [name for name in asked if name not in held and name in self.rooms]:
-                worker = self.rooms[name]
-                log.warning("lost a room's lease", extra={"room": name})
-                self.forget(worker)
-                worker.task.cancel()
-                worker.close_all(CLOSE_SERVICE_RESTART, "room moved to another relay process")
-            for room, owner in itertools.zip_longest(remote, owners):
-                if owner != room.owner:
-                    self._drop_remote(room)
-
-    def _after_cluster_failure(self) -> None:
-        """Envelopes may have been lost: everyone forwarded either way reconnects and resends."""
-        get_logger().warning("cluster messages may be lost; forwarded clients reconnect")
-        for room in list(self.remote_rooms.values()):
-            self._drop_remote(room)
-        for worker in self.rooms.values():
-            for member, peer in list(worker.connections.items()):
-                if isinstance(peer, RemotePeer):
-                    self.close_peer(peer, CLOSE_SERVICE_RESTART, "relay processes lost touch")
-                    worker.submit(RoomEvent(member, None, time.perf_counter()))
-
-    def _drop_remote(self, room: RemoteRoom) -> None:
-        """The owner of a forwarded room is gone: its clients reconnect and find the new one."""
-        room.lost = True
-        if self.remote_rooms.get(room.name) is room:
-            del self.remote_rooms[room.name]
-        for connection in room.connections.values():
-            self.spawn(connection.close(CLOSE_SERVICE_RESTART, "the room's relay process changed"))
 
     # -- HTTP -------------------------------------------------------------------------
 
@@ -386,26 +289,18 @@ class Relay:
             "joined",
             extra={"conn": connection_id, "room": join.room, "member": member, "role": role},
         )
-        if isinstance(worker, RemoteRoom):
-            self._forwarded[member] = connection
-            self.spawn(self._expect_welcome(connection, member))
+        if isinstance(worker, RemoteRoom) and self.link is not None:
+            self.link.forward(member, connection)
         worker.submit(RoomEvent(member, None, time.perf_counter(), join=(join, role, connection)))
         self._last_seen[connection] = time.monotonic()
         try:
             await self._pump(connection, worker, member)
         finally:
             self._last_seen.pop(connection, None)
-            self._forwarded.pop(member, None)
+            if self.link is not None:
+                self.link.forwarded.pop(member, None)
             if worker.accepting:
                 worker.submit(RoomEvent(member, None, time.perf_counter()))
-
-    async def _expect_welcome(self, connection: ServerConnection, member: str) -> None:
-        """A forwarded join that gets no answer means the owner died: try again later."""
-        await asyncio.sleep(WELCOME_TIMEOUT)
-        if member in self._answered:
-            self._answered.discard(member)
-        elif member in self._forwarded:
-            await connection.close(CLOSE_TRY_AGAIN_LATER, "the room's relay process is silent")
 
     async def _admit(
         self, connection: ServerConnection, join: p.Join
@@ -611,7 +506,7 @@ class Relay:
             self._loading.pop(name, None)
 
     def _remote(self, name: str) -> RemoteRoom | None:
-        room = self.remote_rooms.get(name)
+        room = self.link.remote_rooms.get(name) if self.link is not None else None
         return room if room is not None and room.accepting else None
 
     async def _load(
@@ -632,7 +527,8 @@ class Relay:
                 if keys_now is None:
                     raise StoreError(f"room {name!r} is owned by another process but not stored")
                 room = RemoteRoom(name, owner, self.cluster, keys_now[0])
-                self.remote_rooms[name] = room
+                assert self.link is not None
+                self.link.remote_rooms[name] = room
                 return room
         limits = self.config.room_limits
         try:

@@ -10,7 +10,6 @@ import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from redis.exceptions import RedisError
 
@@ -26,7 +25,7 @@ from server.relay import Relay, RelayConfig
 from server.room import RoomLimits
 from server.store.base import Store
 from server.store.records import StoreError
-from server.store.redis import RedisStore
+from server.store.redis import RedisStore, safe_url
 from server.store.sqlite import SQLiteStore
 
 DEFAULT_PORT = 8765
@@ -208,7 +207,9 @@ async def _open_store(
             return store, await open_cluster(args.redis, prefix=args.redis_prefix)
         except (OSError, RedisError) as error:
             await store.close()
-            raise StoreError(f"cannot subscribe on Redis at {args.redis}: {error}") from error
+            raise StoreError(
+                f"cannot subscribe on Redis at {safe_url(args.redis)}: {error}"
+            ) from error
     sqlite = await SQLiteStore.open(data_dir, synchronous="FULL" if args.fsync else "NORMAL")
     return sqlite, None
 
@@ -246,7 +247,7 @@ async def _serve(args: argparse.Namespace, data_dir: Path | None) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    where = str(data_dir) if data_dir else _without_password(args.redis)
+    where = str(data_dir) if data_dir else safe_url(args.redis)
     log.info("relay ready", extra={"store": where, "port": relay.port})
     await stop.wait()
     log.info("shutting down")
@@ -267,15 +268,6 @@ def tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-def _without_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return parts._replace(
-        netloc=f"{parts.username or ''}:***@{parts.hostname}:{parts.port}"
-    ).geturl()
 
 
 def _describe_access(config: RelayConfig) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import redis.asyncio as aioredis
@@ -175,7 +176,7 @@ class RedisStore(Store):
             await client.ping()
         except (redis.exceptions.RedisError, OSError) as error:
             await client.aclose()
-            raise StoreError(f"cannot reach Redis at {url}: {error}") from error
+            raise StoreError(f"cannot reach Redis at {safe_url(url)}: {error}") from error
         return cls(client, prefix)
 
     async def load_room(self, name: str, *, history: int) -> RoomRecord | None:
@@ -257,6 +258,15 @@ class RedisStore(Store):
             applied,
         )
         return stored.record(room, history)
+
+
+def safe_url(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}:{parts.port}"
+    return parts._replace(netloc=netloc).geturl()
 
 
 def _pairs(flat: list[Any]) -> dict[str, str]:

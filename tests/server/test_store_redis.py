@@ -57,3 +57,10 @@ async def test_an_unreachable_redis_is_a_clear_store_error(tmp_path: Path) -> No
 
     with pytest.raises(StoreError, match="cannot reach Redis"):
         await RedisStore.open(f"redis://127.0.0.1:{free_port()}/0")
+
+
+def test_a_password_never_shows_in_messages() -> None:
+    from server.store.redis import safe_url
+
+    assert safe_url("redis://:hunter2@db.internal:6379/0") == "redis://:***@db.internal:6379/0"
+    assert safe_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
