@@ -13,16 +13,12 @@ import argparse
 import asyncio
 import json
 import secrets
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
 from rich.console import Console
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.load import free_port, wait_for_port
+from bench.load import sqlite_relay
 from pairtui.core import protocol as p
 
 
@@ -34,7 +30,9 @@ def resident_kib(pid: int) -> int:
 
 
 async def join(url: str, room: str, number: int) -> ClientConnection:
-    connection = await connect(url, compression=None, ping_interval=None)
+    # Idle clients read nothing: an unbounded queue keeps the room's notices from
+    # stalling their close handshakes (a full queue stops reading the socket).
+    connection = await connect(url, compression=None, ping_interval=None, max_queue=None)
     message = p.Join(
         protocol=p.PROTOCOL_VERSION,
         room=room,
@@ -49,7 +47,8 @@ async def join(url: str, room: str, number: int) -> ClientConnection:
 
 async def measure(url: str, pid: int, count: int, per_room: int) -> dict[str, float]:
     console = Console(stderr=True)
-    warm = [await join(url, "warmup", n) for n in range(20)]  # code paths loaded, pools made
+    # Code paths loaded and pools made first, in rooms like the measured ones.
+    warm = [await join(url, f"warmup-{n // per_room}", n) for n in range(20)]
     await asyncio.sleep(1.0)
     before = resident_kib(pid)
     connections: list[ClientConnection] = []
@@ -79,21 +78,8 @@ def main() -> None:
     parser.add_argument("--per-room", type=int, default=2)
     parser.add_argument("--json", type=Path, default=Path("bench/results/idle.json"))
     args = parser.parse_args()
-    port = free_port()
-    with tempfile.TemporaryDirectory() as scratch:
-        relay = subprocess.Popen(
-            [sys.executable, "-m", "server", "--port", str(port), "--data-dir", scratch],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_for_port(port)
-            time.sleep(0.5)
-            url = f"ws://127.0.0.1:{port}/"
-            result = asyncio.run(measure(url, relay.pid, args.connections, args.per_room))
-        finally:
-            relay.terminate()
-            relay.wait(30)
+    with sqlite_relay() as (url, pid):
+        result = asyncio.run(measure(url, pid, args.connections, args.per_room))
     Console().print(
         f"{result['connections']:,} idle connections in {result['rooms']:,} rooms: "
         f"{result['kib_per_connection']} KiB each "

@@ -54,6 +54,25 @@ def wait_for_port(port: int, seconds: float = 20.0) -> None:
 
 
 @contextmanager
+def sqlite_relay() -> Iterator[tuple[str, int]]:
+    """A fresh ``pair serve`` on SQLite in a scratch directory: its URL and process id."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as scratch:
+        relay = subprocess.Popen(
+            [sys.executable, "-m", "server", "--port", str(port), "--data-dir", scratch],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for_port(port)
+            time.sleep(0.5)
+            yield f"ws://127.0.0.1:{port}/", relay.pid
+        finally:
+            relay.terminate()
+            relay.wait(30)
+
+
+@contextmanager
 def started(target: str, folder: Path) -> Iterator[str]:
     """Start ``target`` in ``folder``; yield its URL; stop it (and its Redis)."""
     port = free_port()

@@ -18,9 +18,6 @@ import asyncio
 import json
 import random
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -30,7 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.idle import resident_kib
-from bench.load import free_port, wait_for_port
+from bench.load import sqlite_relay
 from pairtui.client import Backoff, ClientSession
 
 
@@ -121,20 +118,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, default=Path("bench/results/soak.json"))
     args = parser.parse_args()
-    port = free_port()
-    with tempfile.TemporaryDirectory() as scratch:
-        relay = subprocess.Popen(
-            [sys.executable, "-m", "server", "--port", str(port), "--data-dir", scratch],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_for_port(port)
-            url = f"ws://127.0.0.1:{port}/"
-            samples = asyncio.run(soak(url, relay.pid, args.minutes, args.every, args.seed))
-        finally:
-            relay.terminate()
-            relay.wait(30)
+    with sqlite_relay() as (url, pid):
+        samples = asyncio.run(soak(url, pid, args.minutes, args.every, args.seed))
     result = {"minutes": args.minutes, "samples": samples, **verdict(samples)}
     table = Table(title=f"soak, {args.minutes:g} minutes")
     for column in ("t (s)", "RSS (KiB)", "tasks", "rooms", "connections"):
