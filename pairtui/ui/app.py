@@ -23,7 +23,7 @@ from textual.containers import Container, Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
-from pairtui.access import Target, invite_text
+from pairtui.access import Target
 from pairtui.client import (
     ChatReceived,
     ClientSession,
@@ -39,13 +39,15 @@ from pairtui.client import (
 from pairtui.core import protocol as p
 from pairtui.core.ot import TextOperation
 from pairtui.folder_sync import FolderSync
+from pairtui.ui.access_actions import AccessActions
 from pairtui.ui.chat_format import Link, reference_message
 from pairtui.ui.chat_panel import ChatPanel
 from pairtui.ui.commands import PairCommands
 from pairtui.ui.confirm import Confirm
 from pairtui.ui.editor import PairEditor, RemoteCursor
 from pairtui.ui.files_panel import FilesPanel
-from pairtui.ui.follow import Follow, FollowEffect, MoveTo, Offer, Stopped
+from pairtui.ui.follow import Follow
+from pairtui.ui.follow_actions import FollowActions
 from pairtui.ui.highlight import lexer_for
 from pairtui.ui.people import describe_people
 from pairtui.ui.people_panel import PeoplePanel
@@ -61,7 +63,7 @@ EDITOR = "editor"  # the source of edits typed here, as other local views hear o
 SIDEBAR_MIN_WIDTH = 110  # the sidebar starts shown on terminals at least this wide
 
 
-class PairApp(App[int]):
+class PairApp(FollowActions, AccessActions):
     """One person in one room."""
 
     CSS_PATH = "pair.tcss"
@@ -429,93 +431,6 @@ class PairApp(App[int]):
         self.status_bar.rtt = self.session.rtt
         self._place_labels()
 
-    # -- follow, go there, summon ----------------------------------------------------------
-
-    def _start_following(self, member: str) -> None:
-        refusal = self.follow.start(self.session.member, member, self.session.members)
-        if refusal is not None:
-            self.notify(f"Cannot follow: {refusal}.", severity="warning")
-            return
-        self._following_changed()
-        self.notify(f"Following {self._name_of(member)}. Move or type to stop.", timeout=4)
-        self.editor.focus()
-        for effect in self.follow.members_changed(
-            self.session.member, self.session.members, self.current_file
-        ):
-            self._follow_effect(effect)
-
-    def _follow_effect(self, effect: FollowEffect) -> None:
-        if isinstance(effect, MoveTo):
-            if effect.file == self.current_file:
-                self.editor.show_like(effect.cursor, effect.viewport)
-            elif not self._opening:
-                self.run_worker(self._follow_into(effect.file), exclusive=True, group="open")
-        elif isinstance(effect, Stopped):
-            self._following_changed()
-            self.notify(f"Stopped following: {effect.reason}. F5 resumes.", timeout=6)
-        elif isinstance(effect, Offer) and effect.kind == "moved":
-            path = self._path_of(effect.file)
-            self.notify(f"{effect.name} moved to {path}. F8 goes there.", timeout=5)
-
-    async def _follow_into(self, file: str) -> None:
-        await self.open_file(file)
-        target = self.follow.target
-        person = self.session.members.get(target) if target else None
-        if person is not None and person.file == file:
-            self.editor.show_like(person.cursor or 0, person.viewport)
-
-    def _following_changed(self) -> None:
-        self.status_bar.following = self._name_of(self.follow.target) if self.follow.target else ""
-        presence = self._presence or p.SetPresence(file=self.current_file, cursor=0)
-        self._presence = msgspec.structs.replace(presence, following=self.follow.target)
-        self._queue_presence()
-        self._queue_panels()
-
-    def _stop_following_quietly(self) -> None:
-        if self.follow.stop() is not None:
-            self._following_changed()
-
-    def action_follow(self) -> None:
-        """F5: stop following, resume whom you followed last, or choose whom to follow."""
-        if self.follow.target is not None:
-            stopped = self.follow.stop()
-            self._following_changed()
-            self.notify(f"Stopped following {self._name_of(stopped)}. F5 resumes.", timeout=4)
-            return
-        last = self.follow.last_target
-        if last is not None and last in self.session.members:
-            self._start_following(last)
-            return
-        others = [m for m in self.session.members if m != self.session.member]
-        if not others:
-            self.notify("Nobody else is here to follow yet. F1 shows how a partner joins.")
-        elif len(others) == 1:
-            self._start_following(others[0])
-        else:
-            self.sidebar.display = True
-            self.people_panel.focus()
-            self.notify("Choose whom to follow, then press Enter.")
-
-    def action_go_there(self) -> None:
-        """F8: go where a partner just moved, or accept a summon (and follow them)."""
-        offer = self.follow.take_offer()
-        if offer is None:
-            self.notify("Nowhere to go: nobody moved to another file or summoned you.")
-            return
-        if offer.kind == "summon" and offer.member in self.session.members:
-            self._start_following(offer.member)
-            return
-        self._jump(offer.file, lambda: self.editor.move_to_index(offer.cursor, center=True))
-
-    def action_summon(self) -> None:
-        """F9: ask everyone else to come to your file and cursor."""
-        if self.current_file is None:
-            self.notify("Open a file first: a summon brings people to where you are.")
-            return
-        self._send_presence()  # where I am now, not 50 ms ago
-        self.session.summon()
-        self.notify("Asked the others to come to you.", timeout=4)
-
     # -- chat ------------------------------------------------------------------------------
 
     def action_toggle_chat(self) -> None:
@@ -655,31 +570,6 @@ class PairApp(App[int]):
 
     def action_redo(self) -> None:
         self.editor.action_redo()
-
-    def invite_text(self) -> str:
-        return invite_text(self.target, self.session.key, self.session.role)
-
-    def action_invite(self) -> None:
-        self.notify(self.invite_text(), title="Invite", timeout=20)
-
-    @work
-    async def action_rotate_keys(self) -> None:
-        question = (
-            "Give this room new keys? Old invite links stop working; everyone in the room "
-            "now gets the new keys."
-        )
-        if await self.push_screen_wait(Confirm(question)):
-            self.session.rotate_keys()
-
-    @work
-    async def action_remove_member(self, member: str) -> None:
-        name = self._name_of(member)
-        question = (
-            f"Remove {name} from the room? To keep them out, rotate the keys next "
-            "(they may still hold a link)."
-        )
-        if await self.push_screen_wait(Confirm(question)):
-            self.session.remove_member(member)
 
     def _path_of(self, file: str) -> str:
         return next((f.path for f in self.session.files if f.file == file), file)
