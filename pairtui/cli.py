@@ -37,6 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="also mirror the room's files into this folder and back, to use your own "
         "editor or run the code (honours .gitignore and .pairignore)",
     )
+    voice = join.add_argument_group("voice (F6 in the app; needs pairtui[voice])")
+    voice.add_argument("--mic", metavar="NAME", help="microphone: any part of its name")
+    voice.add_argument("--speaker", metavar="NAME", help="speaker: any part of its name")
+    voice.add_argument(
+        "--push-to-talk", action="store_true", help="muted in the call except while F7 is held"
+    )
+    commands.add_parser(
+        "devices",
+        help="list the microphones and speakers voice can use",
+        description="List the audio devices PortAudio sees, for --mic, --speaker and "
+        "config.toml's [voice] table.",
+    )
     invite = commands.add_parser(
         "invite",
         help="print an invite link to a room (gives the room keys on first use)",
@@ -120,6 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from pairtui.join import run_join
 
         return run_join(args)
+    if args.command == "devices":
+        from pairtui.voice.listing import run_devices
+
+        return run_devices()
     parser.print_help()
     return 2
 

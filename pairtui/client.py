@@ -42,8 +42,10 @@ from pairtui.events import (
     KeysReceived,
     MembersChanged,
     SessionEvent,
+    SignalReceived,
     StatusChanged,
     SummonReceived,
+    VoiceWelcomed,
 )
 from pairtui.journal import Journal
 
@@ -269,6 +271,20 @@ class ClientSession:
         """Disconnect ``member`` from the room (writers only)."""
         return self._send(p.RemoveMember(member=member))
 
+    def join_voice(self, muted: bool = False) -> bool:
+        """Enter the room's call; ``VoiceWelcomed`` says whom to offer to."""
+        return self._send(p.VoiceJoin(muted=muted))
+
+    def leave_voice(self) -> bool:
+        return self._send(p.VoiceLeave())
+
+    def set_voice_muted(self, muted: bool) -> bool:
+        return self._send(p.VoiceMute(muted=muted))
+
+    def signal(self, message: p.Signal) -> bool:
+        """WebRTC signalling for one peer in the call, passed on by the relay."""
+        return self._send(message)
+
     def ping(self) -> None:
         self._ping_ids += 1
         self._pings[self._ping_ids] = time.monotonic()
@@ -376,6 +392,10 @@ class ClientSession:
             # A reconnect must use the key that works now.
             self.key = message.write_key if self.role == "write" else message.read_key
             self._emit(KeysReceived(self.key or message.read_key, message.write_key is not None))
+        elif isinstance(message, p.VoiceWelcome):
+            self._emit(VoiceWelcomed(list(message.peers), list(message.ice_servers)))
+        elif isinstance(message, p.SignalRelayed):
+            self._emit(SignalReceived(message))
         elif isinstance(message, p.Error):
             self._error(message)
 
@@ -436,7 +456,7 @@ class ClientSession:
             opening = self._opening.pop(message.file, None)
             if opening is not None:
                 opening.waiter.set_exception(SessionClosed(f"{message.code}: {message.message}"))
-        self._emit(ErrorReceived(message.code, message.message))
+        self._emit(ErrorReceived(message.code, message.message, message.ref))
 
     def _move_cursors(self, file: str, op: TextOperation, author: str | None) -> None:
         for member_id, member in list(self.members.items()):
@@ -557,7 +577,9 @@ __all__ = [
     "MembersChanged",
     "SessionClosed",
     "SessionEvent",
+    "SignalReceived",
     "StatusChanged",
     "SummonReceived",
+    "VoiceWelcomed",
     "new_client_id",
 ]

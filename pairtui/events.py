@@ -76,6 +76,22 @@ class SummonReceived:
 class ErrorReceived:
     code: ErrorCode
     message: str
+    ref: str | None = None  # the type of the message that was refused
+
+
+@dataclass(frozen=True)
+class VoiceWelcomed:
+    """We are in the room's call: offer to each of ``peers``, using ``ice_servers``."""
+
+    peers: list[str]
+    ice_servers: list[p.IceServer]
+
+
+@dataclass(frozen=True)
+class SignalReceived:
+    """WebRTC signalling from a peer in the call."""
+
+    signal: p.SignalRelayed
 
 
 @dataclass(frozen=True)
@@ -97,4 +113,6 @@ SessionEvent: TypeAlias = (
     | ErrorReceived
     | KeysReceived
     | EditStored
+    | VoiceWelcomed
+    | SignalReceived
 )

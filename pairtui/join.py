@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pairtui.access import AccessError, Target, resolve_target, room_key, ssl_context_for
 from pairtui.client import ClientSession, KeysReceived, SessionEvent, StatusChanged
+from pairtui.config import VoiceSettings
 from pairtui.core.keys import InviteError, is_invite_link, looks_like_key, parse_invite
 from pairtui.core.protocol import ErrorCode
 from pairtui.credentials import Credentials
@@ -98,7 +99,9 @@ def _run_app(args: argparse.Namespace, target: Target, session: ClientSession) -
         from pairtui.folder_sync import FolderSync
 
         folder = FolderSync(session, Path(args.dir).expanduser(), state_dir=data_dir())
-    app = PairApp(session, initial_path=args.file, target=target, folder=folder)
+    app = PairApp(
+        session, initial_path=args.file, target=target, folder=folder, voice=_voice_settings(args)
+    )
     app.run()
     if session.fatal_code == ErrorCode.BAD_KEY:
         return EXIT_NEEDS_KEY
@@ -130,6 +133,19 @@ def _ask_for_key(target: Target) -> str | None:
         return answer
     print("pair join: that is neither an invite link nor a key", file=sys.stderr)
     return None
+
+
+def _voice_settings(args: argparse.Namespace) -> VoiceSettings:
+    """config.toml's ``[voice]``, with the command line's choices over it."""
+    from pairtui.config import load_voice_settings
+
+    settings = load_voice_settings()
+    return VoiceSettings(
+        microphone=args.mic or settings.microphone,
+        speaker=args.speaker or settings.speaker,
+        push_to_talk=args.push_to_talk or settings.push_to_talk,
+        ice_servers=settings.ice_servers,
+    )
 
 
 def _default_name() -> str:

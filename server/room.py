@@ -41,6 +41,7 @@ from server.store.records import (
     SnapshotSaved,
     Write,
 )
+from server.voice import VoiceCall
 
 PALETTE = ("#e06c75", "#61afef", "#98c379", "#c678dd", "#e5c07b", "#56b6c2", "#d19a66", "#be5046")
 DEFAULT_FILE = "main.py"
@@ -61,6 +62,8 @@ class RoomLimits:
     chat_on_join: int = 200
     chat_rate: RateLimit = CHAT_RATE
     """Chat messages a member may post: a flood of chat would bury everyone else's."""
+    ice_servers: tuple[p.IceServer, ...] = ()
+    """STUN/TURN servers handed to everyone who joins the voice call."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ class MemberState:
     active_at: float | None = None
     rtt: int | None = None
     chat_bucket: TokenBucket | None = None
+    voice: p.VoiceState | None = None
 
     def public(self) -> p.Member:
         return p.Member(
@@ -144,6 +148,7 @@ class MemberState:
             following=self.following,
             active_at=self.active_at,
             rtt=self.rtt,
+            voice=self.voice,
         )
 
 
@@ -169,6 +174,7 @@ class Room:
         }
         self.chat: list[p.ChatMessage] = list(record.chat[-self.limits.chat_kept :])
         self.members: dict[str, MemberState] = {}
+        self.voice = VoiceCall()
         self.keys: KeyHashes | None = record.keys
         """``None``: an open room, which anyone reaching the relay may join to write."""
 
@@ -245,6 +251,7 @@ class Room:
         """Remove a member and clear their presence for everyone."""
         if self.members.pop(member, None) is None:
             return Effects()
+        self.voice.leave(member)
         for other in self.members.values():
             if other.following == member:
                 other.following = None
@@ -273,6 +280,8 @@ class Room:
             return Effects(messages=[Reply(state.member, p.Pong(id=message.id))])
         if isinstance(message, (p.Join, p.CreateRoom)):
             raise ProtocolError(ErrorCode.ALREADY_JOINED, "this connection has joined already")
+        if isinstance(message, p.VoiceLeave | p.VoiceMute | p.Signal):
+            return self._in_call(state, message, now)
         # Everything below changes the room or asks something of others: writers only.
         _require_write(state)
         if isinstance(message, p.SendChat):
@@ -287,6 +296,8 @@ class Room:
             return self._delete_file(message)
         if isinstance(message, p.RotateKeys):
             return self.lock()[1]
+        if isinstance(message, p.VoiceJoin):
+            return self._voice_join(state, message, now)
         return self._remove_member(state, message)
 
     def _op(self, state: MemberState, message: p.Op, now: float) -> Effects:
@@ -406,6 +417,29 @@ class Room:
             writes=[ChatAppended(self.name, chat, self.limits.chat_kept)],
             messages=[Broadcast(p.ChatPosted(message=chat))],
         )
+
+    def _voice_join(self, state: MemberState, message: p.VoiceJoin, now: float) -> Effects:
+        """Writers only: talking is as much a change to the session as chat is."""
+        peers = self.voice.join(state.member, message.muted, now)
+        welcome = p.VoiceWelcome(peers=peers, ice_servers=list(self.limits.ice_servers))
+        return Effects(messages=[Reply(state.member, welcome), *self._voice_changed(state)])
+
+    def _in_call(
+        self, state: MemberState, message: p.VoiceLeave | p.VoiceMute | p.Signal, now: float
+    ) -> Effects:
+        """Leaving, muting and signalling: open to anyone in the call (a guest can leave)."""
+        if isinstance(message, p.Signal):
+            relayed = self.voice.route(state.member, message, now, message.to in self.members)
+            return Effects(messages=[Reply(message.to, relayed)])
+        if isinstance(message, p.VoiceMute):
+            self.voice.mute(state.member, message.muted)
+        elif not self.voice.leave(state.member):
+            return Effects()  # leaving twice is not a mistake worth an error
+        return Effects(messages=self._voice_changed(state))
+
+    def _voice_changed(self, state: MemberState) -> list[Outgoing]:
+        state.voice = self.voice.state_of(state.member)
+        return [Broadcast(p.PresenceChanged(member=state.public()))]
 
     def _summon(self, state: MemberState) -> Effects:
         if state.file is None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from redis.exceptions import RedisError
 
+from pairtui.core import protocol as p
 from pairtui.dirs import relay_data_dir
 from pairtui.loop import run as run_loop
 from server.auth import AdminTokens, TokensFileError
@@ -125,6 +126,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=GateLimits().max_per_address,
         help="open connections one address may hold (default: %(default)s; loopback exempt)",
     )
+    voice = parser.add_argument_group("voice (docs/voice.md)")
+    voice.add_argument(
+        "--stun",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a STUN server handed to everyone joining a voice call, e.g. "
+        "stun:stun.example.org:3478 (repeatable; none needed on one LAN)",
+    )
+    voice.add_argument(
+        "--turn",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a TURN server for voice across strict NATs, e.g. turn:turn.example.org:3478 "
+        "(repeatable; with --turn-user and --turn-password-file)",
+    )
+    voice.add_argument("--turn-user", help="the TURN user name")
+    voice.add_argument(
+        "--turn-password-file",
+        type=Path,
+        help="a file holding the TURN password (kept off the command line)",
+    )
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
@@ -149,6 +173,28 @@ def tls_context(certfile: Path | None, keyfile: Path | None) -> ssl.SSLContext |
     return context
 
 
+def ice_servers(args: argparse.Namespace) -> tuple[p.IceServer, ...]:
+    """The STUN and TURN servers of ``--stun``/``--turn``, as members' apps will use them."""
+    for url in args.stun:
+        if not url.startswith(("stun:", "stuns:")):
+            raise ConfigError(f"--stun {url!r}: a STUN URL starts with stun: or stuns:")
+    for url in args.turn:
+        if not url.startswith(("turn:", "turns:")):
+            raise ConfigError(f"--turn {url!r}: a TURN URL starts with turn: or turns:")
+    servers = [p.IceServer(urls=list(args.stun))] if args.stun else []
+    if args.turn:
+        if args.turn_user is None or args.turn_password_file is None:
+            raise ConfigError("--turn needs --turn-user and --turn-password-file")
+        try:
+            password = args.turn_password_file.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(f"cannot read --turn-password-file: {error}") from None
+        servers.append(
+            p.IceServer(urls=list(args.turn), username=args.turn_user, credential=password)
+        )
+    return tuple(servers)
+
+
 def config_from(args: argparse.Namespace) -> RelayConfig:
     defaults = RateLimit()
     if args.open and args.require_keys:
@@ -166,7 +212,11 @@ def config_from(args: argparse.Namespace) -> RelayConfig:
         rate=RateLimit(
             rate=args.rate, burst=max(defaults.burst, args.rate * 3), flood=defaults.flood
         ),
-        room_limits=RoomLimits(max_document_length=args.max_document, history=args.history),
+        room_limits=RoomLimits(
+            max_document_length=args.max_document,
+            history=args.history,
+            ice_servers=ice_servers(args),
+        ),
         require_keys=args.require_keys or not (args.open or is_loopback(args.host)),
         admin_tokens=tokens,
         gate=GateLimits(max_per_address=args.max_connections_per_address),

@@ -30,6 +30,11 @@ MAX_NAME_LENGTH = 64
 
 MAX_KEY_LENGTH = 256
 MAX_OP_COMPONENTS = 100_000
+MAX_SDP_LENGTH = 20_000
+"""An audio-only session description with a handful of candidates is 1 to 3 KB."""
+MAX_CANDIDATE_LENGTH = 1_000
+MAX_VOICE_PEERS = 4
+"""Voice is a full mesh: each person sends their audio to every other, so it stays small."""
 
 
 class ErrorCode(enum.StrEnum):
@@ -62,6 +67,8 @@ class ErrorCode(enum.StrEnum):
     ROOM_EXISTS = "room_exists"
     UNKNOWN_MEMBER = "unknown_member"
     REMOVED = "removed"
+    NOT_IN_VOICE = "not_in_voice"
+    VOICE_FULL = "voice_full"
     STORAGE_UNAVAILABLE = "storage_unavailable"
     INTERNAL = "internal"
 
@@ -95,6 +102,13 @@ Viewport = tuple[Index, Index]
 Role = Literal["write", "read"]
 RttMs = Annotated[int, msgspec.Meta(ge=0, le=600_000)]
 """A round trip to the relay in milliseconds, as the member's own app measured it."""
+VoiceState = Literal["on", "muted"]
+"""In voice and heard, or in voice and muted; absent when not in voice."""
+SignalKind = Literal["offer", "answer", "ice"]
+SdpText = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SDP_LENGTH)]
+Candidate = Annotated[str, msgspec.Meta(max_length=MAX_CANDIDATE_LENGTH)]
+"""One ``candidate:...`` attribute; the empty string means no more candidates follow."""
+MediaId = Annotated[str, msgspec.Meta(max_length=64)]
 
 
 class _Message(msgspec.Struct, tag_field="type", frozen=True, kw_only=True, omit_defaults=True):
@@ -205,6 +219,36 @@ class Ping(_Message, tag="ping", frozen=True):
     id: int
 
 
+class VoiceJoin(_Message, tag="voice_join", frozen=True):
+    """Enter the room's voice call; the relay answers ``voice_welcome``."""
+
+    muted: bool = False
+
+
+class VoiceLeave(_Message, tag="voice_leave", frozen=True):
+    """Leave the voice call (leaving the room or losing the connection does it too)."""
+
+
+class VoiceMute(_Message, tag="voice_mute", frozen=True):
+    """Tell the others you are muted (or not): their people panel shows it."""
+
+    muted: bool
+
+
+class Signal(_Message, tag="signal", frozen=True):
+    """WebRTC signalling for ``to``: an SDP ``offer`` or ``answer``, or one ``ice`` candidate.
+
+    The relay passes it on only when sender and receiver are both in the
+    room's voice call; see ``check_signal`` for which fields each kind needs.
+    """
+
+    to: MemberId
+    kind: SignalKind
+    sdp: SdpText | None = None
+    candidate: Candidate | None = None
+    mid: MediaId | None = None
+
+
 ClientMessage: TypeAlias = (
     Join
     | Open
@@ -219,7 +263,13 @@ ClientMessage: TypeAlias = (
     | CreateRoom
     | RotateKeys
     | RemoveMember
+    | VoiceJoin
+    | VoiceLeave
+    | VoiceMute
+    | Signal
 )
+
+VoiceMessage: TypeAlias = VoiceJoin | VoiceLeave | VoiceMute | Signal
 
 
 # -- relay to client ----------------------------------------------------------
@@ -246,6 +296,7 @@ class Member(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     following: MemberId | None = None
     active_at: float | None = None
     rtt: RttMs | None = None
+    voice: VoiceState | None = None
 
 
 class ChatMessage(msgspec.Struct, frozen=True, kw_only=True):
@@ -370,6 +421,35 @@ class Pong(_Message, tag="pong", frozen=True):
     id: int
 
 
+class IceServer(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A STUN or TURN server, as WebRTC's ``RTCIceServer`` describes one."""
+
+    urls: list[Annotated[str, msgspec.Meta(max_length=512)]]
+    username: Annotated[str, msgspec.Meta(max_length=512)] | None = None
+    credential: Annotated[str, msgspec.Meta(max_length=512)] | None = None
+
+
+class VoiceWelcome(_Message, tag="voice_welcome", frozen=True):
+    """You are in voice: send an ``offer`` to each of ``peers`` (who were there first).
+
+    Only the newcomer offers, so two people never offer to each other at
+    once. ``ice_servers`` are the relay's STUN/TURN servers, if it has any.
+    """
+
+    peers: list[MemberId]
+    ice_servers: list[IceServer] = []
+
+
+class SignalRelayed(_Message, tag="signal", frozen=True):
+    """Signalling from ``member`` for you; the fields are those of the ``signal`` they sent."""
+
+    member: MemberId
+    kind: SignalKind
+    sdp: SdpText | None = None
+    candidate: Candidate | None = None
+    mid: MediaId | None = None
+
+
 class Error(_Message, tag="error", frozen=True):
     """Something you sent was refused; ``ref`` names the message type, ``seq`` the op."""
 
@@ -394,6 +474,8 @@ ServerMessage: TypeAlias = (
     | Summoned
     | RoomKeys
     | Pong
+    | VoiceWelcome
+    | SignalRelayed
     | Error
 )
 
@@ -438,6 +520,17 @@ def parse_operation(raw: list[int | str]) -> TextOperation:
                 ErrorCode.BAD_OP, "documents use \\n line endings; the insert contains \\r"
             )
     return operation
+
+
+def check_signal(message: Signal | SignalRelayed) -> None:
+    """Refuse a ``signal`` whose fields do not fit its kind (decoding cannot say this)."""
+    if message.kind in ("offer", "answer"):
+        if message.sdp is None or message.candidate is not None:
+            raise ProtocolError(
+                ErrorCode.BAD_FIELD, f"a {message.kind} carries an sdp and no candidate"
+            )
+    elif message.candidate is None or message.sdp is not None:
+        raise ProtocolError(ErrorCode.BAD_FIELD, "an ice signal carries a candidate and no sdp")
 
 
 def _classify(error: msgspec.DecodeError) -> ProtocolError:

@@ -4,8 +4,8 @@ Session events are handled the moment they happen (attributes and calls go
 down to the widgets), so a partner's edit reaches the editor before any key
 you press next is turned into an op: the editor's text and the sync engine's
 never disagree. Widgets report up with messages. Around the editor: the files
-and people panels (F2), chat (F3), and follow mode (F5, F8, F9), whose rules
-live in ``follow.py``.
+and people panels (F2), chat (F3), follow mode (F5, F8, F9), whose rules
+live in ``follow.py``, and voice (F6, F7: ``voice_actions.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import msgspec
 from textual import events, work
@@ -36,6 +36,7 @@ from pairtui.client import (
     StatusChanged,
     SummonReceived,
 )
+from pairtui.config import VoiceSettings
 from pairtui.core import protocol as p
 from pairtui.core.ot import TextOperation
 from pairtui.folder_sync import FolderSync
@@ -52,6 +53,10 @@ from pairtui.ui.highlight import lexer_for
 from pairtui.ui.people import describe_people
 from pairtui.ui.people_panel import PeoplePanel
 from pairtui.ui.status import StatusBar
+from pairtui.ui.voice_actions import VoiceActions
+
+if TYPE_CHECKING:
+    from pairtui.voice.devices import AudioDevices
 
 PRESENCE_INTERVAL = 0.05
 PING_INTERVAL = 5.0  # round trips: the status bar, and others' view of my connection
@@ -63,7 +68,7 @@ EDITOR = "editor"  # the source of edits typed here, as other local views hear o
 SIDEBAR_MIN_WIDTH = 110  # the sidebar starts shown on terminals at least this wide
 
 
-class PairApp(FollowActions, AccessActions):
+class PairApp(FollowActions, AccessActions, VoiceActions):
     """One person in one room."""
 
     CSS_PATH = "pair.tcss"
@@ -79,6 +84,8 @@ class PairApp(FollowActions, AccessActions):
         Binding("f3", "toggle_chat", "Chat", priority=True),
         Binding("f4", "send_selection", "Selection→chat", priority=True),
         Binding("f5", "follow", "Follow", priority=True),
+        Binding("f6", "toggle_voice", "Voice", priority=True),
+        Binding("f7", "voice_mute", "Mute/talk", priority=True),
         Binding("f8", "go_there", "Go there", priority=True),
         Binding("f9", "summon", "Summon", priority=True),
     ]
@@ -91,10 +98,18 @@ class PairApp(FollowActions, AccessActions):
         target: Target | None = None,
         show_sidebar: bool | None = None,
         folder: FolderSync | None = None,
+        voice: VoiceSettings | None = None,
+        voice_devices: Callable[[VoiceSettings], AudioDevices] | None = None,
     ) -> None:
         super().__init__()
         self.session = session
         self.folder = folder
+        self.voice_settings = voice or VoiceSettings()
+        self.voice_devices = voice_devices
+        self.voice_call = None
+        self.push_to_talk = self.voice_settings.push_to_talk
+        self._ptt_timer = None
+        self._level_timer = None
         self.initial_path = initial_path
         self.target = target or Target(session.url, session.room, session.key, embedded=False)
         self.current_file: str | None = None
@@ -153,6 +168,7 @@ class PairApp(FollowActions, AccessActions):
 
     async def on_unmount(self) -> None:
         self.session.unsubscribe(self._on_session_event)
+        await self.close_voice()
         if self.folder is not None:
             await self.folder.close()
         await self.session.close()
@@ -401,6 +417,7 @@ class PairApp(FollowActions, AccessActions):
             self._line_of,
             self._last_active,
             time.monotonic(),
+            self.voice_call.levels() if self.voice_call is not None else None,
         )
         self.people_panel.show(rows)
 

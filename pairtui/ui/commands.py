@@ -21,6 +21,9 @@ ACTIONS = (
     ("Follow, stop following, resume", "follow", "F5: go wherever your partner goes"),
     ("Go there", "go_there", "F8: where your partner moved, or where they summoned you"),
     ("Summon others to me", "summon", "F9: ask everyone to come to your file and line"),
+    ("Voice: join or leave the call", "toggle_voice", "F6: talk with the people in the room"),
+    ("Voice: mute or unmute", "voice_mute", "F7 (with push-to-talk: hold F7 to talk)"),
+    ("Voice: push-to-talk on or off", "toggle_push_to_talk", "muted except while F7 is held"),
     ("Invite: how others join", "invite", "F1: the command or invite links for this room"),
     ("Rotate room keys", "rotate_keys", "old invite links stop working; people here stay"),
     ("Quit", "quit", "leave the room (unsent edits are kept locally)"),
@@ -45,6 +48,18 @@ class PairCommands(Provider):
             yield title, partial(app.run_action, action), help_text
         for info in app.session.files:
             yield f"Open {info.path}", partial(app.open_file, info.file), "switch to this file"
+        for device in app.voice_device_choices():
+            for kind, channels, thing in (
+                ("input", device.inputs, "microphone"),
+                ("output", device.outputs, "speaker"),
+            ):
+                default = device.default_input if kind == "input" else device.default_output
+                if channels:
+                    yield (
+                        f"Voice: use {thing} {device.name}",
+                        partial(app.run_action, f"voice_device({kind!r}, {device.name!r})"),
+                        f"the {thing} for the call" + (" (the system default)" if default else ""),
+                    )
         for member_id, member in app.session.members.items():
             if member_id != app.session.member:
                 yield (

@@ -31,6 +31,8 @@ class PersonRow:
     quality: str  # "good 12 ms", "fair 180 ms", "poor 900 ms", "unknown"
     quality_level: str  # "good", "fair", "poor", "unknown": the panel colours it
     following: str | None  # the name of whom they follow
+    voice: str | None = None  # "on", "muted", or None: not in the call
+    level: float = 0.0  # how loud they are right now, 0 to 1, as heard here
 
 
 def describe_people(
@@ -40,13 +42,24 @@ def describe_people(
     line_of: Callable[[str, int], int | None],
     last_active: Mapping[str, float],
     now: float,
+    levels: Mapping[str, float] | None = None,
 ) -> list[PersonRow]:
-    """One row per person, me first, then by name."""
+    """One row per person, me first, then by name; ``levels``: speaking levels heard here."""
+    levels = levels or {}
     rows = [
-        _row(member, member.member == me, members, path_of, line_of, last_active, now)
+        _row(member, member.member == me, members, path_of, line_of, last_active, now, levels)
         for member in members.values()
     ]
     return sorted(rows, key=lambda row: (not row.is_me, row.name.lower(), row.member))
+
+
+LEVEL_CELLS = 5
+
+
+def level_bar(level: float) -> str:
+    """A speaking-level meter in five cells: nothing lit is silence."""
+    lit = max(0, min(LEVEL_CELLS, round(level * LEVEL_CELLS)))
+    return "▮" * lit + "▯" * (LEVEL_CELLS - lit)
 
 
 def quality_of(rtt_ms: int | None) -> tuple[str, str]:
@@ -68,6 +81,7 @@ def _row(
     line_of: Callable[[str, int], int | None],
     last_active: Mapping[str, float],
     now: float,
+    levels: Mapping[str, float],
 ) -> PersonRow:
     if member.file is None:
         where = "no file open"
@@ -90,4 +104,6 @@ def _row(
         quality=quality,
         quality_level=level,
         following=followed.name if followed else None,
+        voice=member.voice,
+        level=levels.get(member.member, 0.0) if member.voice == "on" else 0.0,
     )

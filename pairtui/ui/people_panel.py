@@ -13,7 +13,8 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from pairtui.ui.people import PersonRow
+from pairtui.ui.people import PersonRow, level_bar
+from pairtui.voice import SPEAKING_LEVEL
 
 QUALITY_STYLES = {"good": "green", "fair": "yellow", "poor": "red", "unknown": "dim"}
 
@@ -59,4 +60,10 @@ def _prompt(row: PersonRow) -> Text:
     text.append(row.quality, style=QUALITY_STYLES[row.quality_level])
     if row.following:
         text.append(f" · following {row.following}", style="italic")
+    if row.voice == "muted":
+        text.append(" · voice muted", style="yellow")
+    elif row.voice == "on":
+        speaking = row.level >= SPEAKING_LEVEL
+        text.append(" · voice ", style="green")
+        text.append(level_bar(row.level), style="bold green" if speaking else "green")
     return text

@@ -8,6 +8,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from pairtui.ui.people import level_bar
+
 
 class StatusBar(Static):
     """Shows what the app sets on it; it never reaches into the session itself."""
@@ -26,6 +28,9 @@ class StatusBar(Static):
     people: reactive[int] = reactive(0)
     unread: reactive[int] = reactive(0)
     following: reactive[str] = reactive("")
+    voice: reactive[str] = reactive("")
+    """"": not in voice; else "joining", "on", "muted", "talking" or "push-to-talk"."""
+    voice_level: reactive[float] = reactive(0.0)
 
     def on_mount(self) -> None:
         self.set_interval(0.5, self.refresh)  # the reconnect countdown
@@ -43,8 +48,22 @@ class StatusBar(Static):
         text.append(f"   {self.people} here", style="dim")
         if self.following:
             text.append(f"   following {self.following} (F5 stops)", style="bold cyan")
+        if self.voice:
+            text.append("   ")
+            text.append_text(self._voice())
         if self.unread:
             text.append(f"   ✉ {self.unread} unread (F3)", style="bold magenta")
+        return text
+
+    def _voice(self) -> Text:
+        if self.voice == "joining":
+            return Text("voice: joining…", style="yellow")
+        if self.voice in ("muted", "push-to-talk"):
+            hint = "hold F7 to talk" if self.voice == "push-to-talk" else "F7 unmutes"
+            return Text(f"voice: muted ({hint})", style="yellow")
+        text = Text("voice ", style="bold green")
+        text.append(level_bar(self.voice_level), style="green")
+        text.append(" (F7 mutes)" if self.voice == "on" else " talking", style="dim")
         return text
 
     def _connection(self) -> Text:

@@ -1,0 +1,41 @@
+"""Voice: audio between the people in a room, peer to peer over WebRTC.
+
+The relay only passes signalling (``server/voice.py``); audio goes straight
+from one person's app to the other's. Everything here needs the optional
+``voice`` extra (aiortc, numpy, sounddevice), so nothing outside this
+package imports it at module level: the core install stays light, and
+``voice_unavailable()`` tells a person exactly what to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+SPEAKING_LEVEL = 0.25
+"""A level (0 to 1, from -60 dBFS to full scale) above which someone counts as speaking."""
+VOICE_EXTRA = "pip install 'pairtui[voice]'"
+NEEDED = ("aiortc", "av", "numpy", "sounddevice")
+PORTAUDIO_HINT = (
+    "Voice needs the PortAudio library: on Debian or Ubuntu run  sudo apt install libportaudio2 ,"
+    " on macOS  brew install portaudio , then start pair join again."
+)
+
+
+def voice_unavailable() -> str | None:
+    """Why voice cannot start on this install, and what to run; ``None`` when it can.
+
+    It imports the libraries rather than looking for them, so that a broken
+    install (PortAudio missing under sounddevice, say) is caught here too,
+    not halfway into joining a call.
+    """
+    missing = []
+    for module in NEEDED:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+        except OSError:  # sounddevice is there, the PortAudio library it loads is not
+            return PORTAUDIO_HINT
+    if missing:
+        return f"Voice needs {', '.join(missing)}: run  {VOICE_EXTRA}  and start pair join again."
+    return None

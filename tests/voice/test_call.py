@@ -1,0 +1,138 @@
+"""Two headless people in one room talk through a real relay: each hears the other's tone.
+
+Each side's microphone is a generated WAV file played in real time, its
+speaker a recorder; audio goes over real WebRTC (ICE, DTLS, SRTP, Opus)
+between two aiortc peer connections on this machine, signalled through
+the relay on a loopback port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from pairtui.client import ClientSession
+from pairtui.voice.call import VoiceCall, VoiceNotice
+from pairtui.voice.wav import FileDevices, write_wav
+from server.relay import Relay
+from tests.server.conftest import SessionFactory
+from tests.voice.tones import dominant_frequency, tone
+
+ADA_TONE, BOB_TONE = 440.0, 660.0
+
+
+async def until(check: object, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():  # type: ignore[operator]
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+class Person:
+    """A session with a voice call whose microphone plays ``wav``."""
+
+    def __init__(self, session: ClientSession, wav: Path) -> None:
+        self.session = session
+        self.devices = FileDevices.from_wav(wav)
+        self.notices: list[VoiceNotice] = []
+        self.call = VoiceCall(session, self.devices, on_notice=self.notices.append)
+
+    def heard_seconds(self, partner: "Person") -> float:
+        return self.devices.recorder.recording(partner.session.member or "").size / 48_000
+
+
+@pytest.fixture
+async def pair(session: SessionFactory, tmp_path: Path) -> AsyncIterator[tuple[Person, Person]]:
+    people = []
+    for name, frequency in (("ada", ADA_TONE), ("bob", BOB_TONE)):
+        wav = tmp_path / f"{name}.wav"
+        write_wav(wav, tone(frequency, 2.0))
+        people.append(Person(await session(name), wav))
+    yield people[0], people[1]
+    for person in people:
+        await person.call.close()
+
+
+async def test_each_hears_the_partners_tone_not_their_own(pair: tuple[Person, Person]) -> None:
+    ada, bob = pair
+    assert await ada.call.join()
+    assert await bob.call.join()
+    await until(lambda: ada.heard_seconds(bob) > 2.0 and bob.heard_seconds(ada) > 2.0)
+
+    for listener, speaker in ((ada, bob), (bob, ada)):
+        received = listener.devices.recorder.recording(speaker.session.member or "")
+        settled = received[24_000:]  # past the codec's first moments
+        expected = BOB_TONE if speaker is bob else ADA_TONE
+        assert abs(dominant_frequency(settled) - expected) < 5.0
+        heard = [n.text for n in listener.notices]
+        assert f"You hear {speaker.session.name}." in heard
+    levels = ada.call.levels()
+    assert levels[bob.session.member or ""] > 0.5  # a tone at -10 dBFS is speaking
+    assert levels[ada.session.member or ""] > 0.5
+
+
+async def test_muting_sends_silence_and_tells_the_partner(pair: tuple[Person, Person]) -> None:
+    ada, bob = pair
+    await ada.call.join()
+    await bob.call.join()
+    await until(lambda: ada.heard_seconds(bob) > 0.5)
+    bob.call.set_muted(True)
+    await until(lambda: ada.session.members[bob.session.member or ""].voice == "muted")
+    heard_before = ada.heard_seconds(bob)
+    await until(lambda: ada.heard_seconds(bob) > heard_before + 1.0)
+    tail = ada.devices.recorder.recording(bob.session.member or "")[-24_000:]
+    assert abs(tail.astype(int)).max() < 200  # Opus's silence, not a 660 Hz tone
+
+
+async def test_leaving_releases_devices_tasks_and_threads(pair: tuple[Person, Person]) -> None:
+    ada, bob = pair
+    loop = asyncio.get_running_loop()
+    tasks_before = set(asyncio.all_tasks())
+    threads_before = set(threading.enumerate())
+    await ada.call.join()
+    await bob.call.join()
+    await until(lambda: ada.heard_seconds(bob) > 0.5 and bob.heard_seconds(ada) > 0.5)
+    assert any(t.name == "audio-decoder" for t in threading.enumerate())
+
+    await ada.call.leave()
+    assert ada.devices.recorder.closed and all(i.closed for i in ada.devices.inputs)
+    await until(lambda: not bob.call.links)  # the relay told bob: his side hangs up too
+    await bob.call.leave()
+    await asyncio.sleep(0.1)
+
+    executor = getattr(loop, "_default_executor", None)
+    pool = set(getattr(executor, "_threads", ()))  # aiortc encodes in the loop's default pool
+    leaked_threads = set(threading.enumerate()) - threads_before - pool
+    assert not leaked_threads, leaked_threads
+    leaked_tasks = {t for t in asyncio.all_tasks() - tasks_before if not t.done()}
+    leaked_tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
+    assert not leaked_tasks, leaked_tasks
+
+
+async def test_losing_the_relay_releases_everything_and_the_call_resumes(
+    relay: Relay, pair: tuple[Person, Person]
+) -> None:
+    ada, bob = pair
+    await ada.call.join()
+    await bob.call.join()
+    await until(lambda: ada.heard_seconds(bob) > 0.3)
+    threads_in_call = sum(t.name == "audio-decoder" for t in threading.enumerate())
+    assert threads_in_call == 2
+
+    connection = ada.session._connection
+    assert connection is not None
+    connection.transport.abort()  # the network drops under ada
+    await until(lambda: ada.call.status == "off" and ada.devices.recorder.closed, 5.0)
+    assert any("Voice paused" in n.text for n in ada.notices)
+
+    await until(lambda: ada.call.status == "on" and len(ada.call.links) == 1)
+    await until(lambda: any(n.text == "Voice resumed." for n in ada.notices))
+    new_id = ada.session.member or ""
+    await until(lambda: bob.devices.recorder.recording(new_id).size > 48_000)
+    assert abs(dominant_frequency(bob.devices.recorder.recording(new_id)[9_600:]) - 440) < 5
+    assert sum(t.name == "audio-decoder" for t in threading.enumerate()) == 2
