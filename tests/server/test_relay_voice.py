@@ -144,7 +144,7 @@ async def test_a_connection_that_has_not_joined_a_room_cannot_signal(voice_relay
 
 
 async def test_malformed_signals_get_stable_codes_and_change_nothing(join: Join) -> None:
-    ada, ada_welcome = await join()
+    ada, _ = await join()
     bob, bob_welcome = await join()
     await in_call(ada)
     await in_call(bob)

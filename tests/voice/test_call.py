@@ -42,7 +42,7 @@ class Person:
         self.notices: list[VoiceNotice] = []
         self.call = VoiceCall(session, self.devices, on_notice=self.notices.append)
 
-    def heard_seconds(self, partner: "Person") -> float:
+    def heard_seconds(self, partner: Person) -> float:
         return self.devices.recorder.recording(partner.session.member or "").size / 48_000
 
 
