@@ -57,3 +57,26 @@ def test_server_never_imports_the_ui() -> None:
         for name in _imported_modules(path):
             assert not name.startswith("pairtui.ui"), f"{path} imports {name}"
             assert not name.startswith("textual"), f"{path} imports {name}"
+
+
+VOICE_LIBRARIES = ("aiortc", "av", "numpy", "sounddevice")
+
+
+def test_the_app_and_the_relay_start_without_loading_voice_libraries() -> None:
+    """Voice is an extra: without it, or until F6, nothing of it is imported."""
+    probe = (
+        "import sys; import pairtui.cli, pairtui.ui.app, server.relay, server.serve; "
+        f"print(','.join(m for m in {VOICE_LIBRARIES!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert result.stdout.strip() == "", f"loaded at start: {result.stdout.strip()}"
+
+
+def test_the_relay_never_touches_audio() -> None:
+    """The relay passes signalling only: audio goes peer to peer."""
+    for path in (ROOT / "server").rglob("*.py"):
+        for name in _imported_modules(path):
+            assert not name.startswith("pairtui.voice"), f"{path} imports {name}"
+            assert name.split(".")[0] not in VOICE_LIBRARIES, f"{path} imports {name}"

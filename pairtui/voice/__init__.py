@@ -9,7 +9,10 @@ package imports it at module level: the core install stays light, and
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+from collections.abc import Iterator
 
 SPEAKING_LEVEL = 0.25
 """A level (0 to 1, from -60 dBFS to full scale) above which someone counts as speaking."""
@@ -31,7 +34,8 @@ def voice_unavailable() -> str | None:
     missing = []
     for module in NEEDED:
         try:
-            importlib.import_module(module)
+            with native_stderr_silenced():
+                importlib.import_module(module)
         except ImportError:
             missing.append(module)
         except OSError:  # sounddevice is there, the PortAudio library it loads is not
@@ -39,3 +43,25 @@ def voice_unavailable() -> str | None:
     if missing:
         return f"Voice needs {', '.join(missing)}: run  {VOICE_EXTRA}  and start pair join again."
     return None
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Keep C libraries' chatter off the terminal while PortAudio starts or opens a device.
+
+    ALSA and JACK print their probing ("unknown PCM", "server not running")
+    straight to file descriptor 2, which is the screen the editor draws on;
+    what matters of it comes back as an exception anyway.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing to protect
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal, Protocol
 
-from pairtui.voice import PORTAUDIO_HINT
+from pairtui.voice import PORTAUDIO_HINT, native_stderr_silenced
 from pairtui.voice.audio import SAMPLE_RATE, Mixer, Samples, frame_samples
 
 FrameSink = Callable[[Samples], None]
@@ -71,7 +71,8 @@ class DeviceInfo:
 def sounddevice_module() -> ModuleType:
     """Import sounddevice, turning a missing PortAudio into advice."""
     try:
-        sounddevice = importlib.import_module("sounddevice")  # it ships no type hints
+        with native_stderr_silenced():
+            sounddevice = importlib.import_module("sounddevice")  # it ships no type hints
     except OSError:
         raise DeviceError(PORTAUDIO_HINT) from None
     return sounddevice
@@ -157,16 +158,17 @@ class SoundDevices:
             if mixer is not None:
                 mixer.append(Mixer(rate))
             stream_type = sd.InputStream if kind == "input" else sd.OutputStream
-            stream = stream_type(
-                device=device,
-                samplerate=rate,
-                channels=1,
-                dtype="int16",
-                blocksize=frame_samples(rate),
-                latency="low",
-                callback=callback,
-            )
-            stream.start()
+            with native_stderr_silenced():
+                stream = stream_type(
+                    device=device,
+                    samplerate=rate,
+                    channels=1,
+                    dtype="int16",
+                    blocksize=frame_samples(rate),
+                    latency="low",
+                    callback=callback,
+                )
+                stream.start()
         except (sd.PortAudioError, ValueError) as error:
             raise DeviceError(describe_device_error(error, kind, device)) from None
         return stream

@@ -43,6 +43,13 @@ CLIENT_MESSAGES: list[p.ClientMessage] = [
     p.CreateRoom(protocol=1, room="camp"),
     p.RotateKeys(),
     p.RemoveMember(member="m2"),
+    p.VoiceJoin(muted=True),
+    p.VoiceJoin(),
+    p.VoiceLeave(),
+    p.VoiceMute(muted=False),
+    p.Signal(to="m2", kind="offer", sdp="v=0\r\n"),
+    p.Signal(to="m2", kind="ice", candidate="candidate:1 1 udp 1 192.0.2.1 9 typ host", mid="0"),
+    p.Signal(to="m2", kind="ice", candidate=""),
 ]
 
 SERVER_MESSAGES: list[p.ServerMessage] = [
@@ -77,6 +84,15 @@ SERVER_MESSAGES: list[p.ServerMessage] = [
     p.RoomKeys(room="camp", read_key="r" * 32, write_key="w" * 32),
     p.RoomKeys(room="camp", read_key="r" * 32),
     p.Error(code=ErrorCode.OP_MISMATCH, message="nope", ref="op", file="f1", seq=4),
+    p.VoiceWelcome(
+        peers=["m2", "m3"],
+        ice_servers=[
+            p.IceServer(urls=["stun:stun.example.org:3478"]),
+            p.IceServer(urls=["turn:t.example.org:3478"], username="u", credential="c"),
+        ],
+    ),
+    p.VoiceWelcome(peers=[]),
+    p.SignalRelayed(member="m2", kind="answer", sdp="v=0\r\n"),
 ]
 
 

@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from pairtui.client import ClientSession
 from pairtui.core import protocol as p
 from server.relay import Relay
-from server.room import Disconnect, Room, RoomLimits
+from server.room import Disconnect, Reply, Room, RoomLimits
 from server.store.memory import MemoryStore
 from tests.core.test_protocol import CLIENT_MESSAGES
 from tests.server.conftest import relay_url
@@ -116,6 +116,18 @@ def _messages(files: list[str]) -> st.SearchStrategy[p.ClientMessage]:
         st.just(p.RotateKeys()),
         st.builds(lambda m: p.RemoveMember(member=m), st.sampled_from([*MEMBERS, "zz"])),
         st.builds(lambda i: p.Ping(id=i), st.integers(0, 5)),
+        st.builds(lambda m: p.VoiceJoin(muted=m), st.booleans()),
+        st.just(p.VoiceLeave()),
+        st.builds(lambda m: p.VoiceMute(muted=m), st.booleans()),
+        st.builds(
+            lambda to, kind, sdp, candidate: p.Signal(
+                to=to, kind=kind, sdp=sdp, candidate=candidate
+            ),
+            st.sampled_from([*MEMBERS, "zz"]),
+            st.sampled_from(["offer", "answer", "ice"]),
+            st.none() | st.just("v=0"),
+            st.none() | st.just(""),
+        ),
     )
 
 
@@ -142,6 +154,11 @@ async def test_random_sequences_keep_every_room_consistent(data: st.DataObject) 
         for outgoing in effects.messages:
             if not isinstance(outgoing, Disconnect):
                 p.encode(outgoing.message)  # everything the room says can be sent
+            if isinstance(outgoing, Reply) and isinstance(outgoing.message, p.SignalRelayed):
+                assert {outgoing.member, member} <= set(room.voice.members)  # inside the call
+        assert set(room.voice.members) <= set(room.members)
+        assert len(room.voice.members) <= p.MAX_VOICE_PEERS
+        assert all(m.startswith("w") for m in room.voice.members)  # writers only
         if data.draw(st.integers(0, 9)) == 0 or member not in room.members:
             room.leave(member)  # a reconnect (or a return after being removed)
             join_again(room, member)

@@ -9,14 +9,18 @@ the relay on a loopback port.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from pairtui.client import ClientSession
+from pairtui.client import ClientSession, SignalReceived
+from pairtui.core import protocol as p
 from pairtui.voice.call import VoiceCall, VoiceNotice
+from pairtui.voice.peer import rtc_configuration
 from pairtui.voice.wav import FileDevices, write_wav
 from server.relay import Relay
 from tests.server.conftest import SessionFactory
@@ -36,11 +40,13 @@ async def until(check: object, timeout: float = 15.0) -> None:
 class Person:
     """A session with a voice call whose microphone plays ``wav``."""
 
-    def __init__(self, session: ClientSession, wav: Path) -> None:
+    def __init__(self, session: ClientSession, wav: Path, connect_timeout: float = 15.0) -> None:
         self.session = session
         self.devices = FileDevices.from_wav(wav)
         self.notices: list[VoiceNotice] = []
-        self.call = VoiceCall(session, self.devices, on_notice=self.notices.append)
+        self.call = VoiceCall(
+            session, self.devices, on_notice=self.notices.append, connect_timeout=connect_timeout
+        )
 
     def heard_seconds(self, partner: Person) -> float:
         return self.devices.recorder.recording(partner.session.member or "").size / 48_000
@@ -136,3 +142,52 @@ async def test_losing_the_relay_releases_everything_and_the_call_resumes(
     await until(lambda: bob.devices.recorder.recording(new_id).size > 48_000)
     assert abs(dominant_frequency(bob.devices.recorder.recording(new_id)[9_600:]) - 440) < 5
     assert sum(t.name == "audio-decoder" for t in threading.enumerate()) == 2
+
+
+async def test_a_partner_who_cannot_be_reached_is_reported_and_let_go(
+    session: SessionFactory, tmp_path: Path
+) -> None:
+    """The partner answers, but every address in the answer leads nowhere (a strict NAT)."""
+    wav = tmp_path / "ada.wav"
+    write_wav(wav, tone(ADA_TONE, 1.0))
+    ada = Person(await session("ada"), wav, connect_timeout=2.0)
+    ghost = await session("ghost")
+    answered = asyncio.Event()
+
+    async def answer_from_nowhere(offer: p.SignalRelayed) -> None:
+        connection = RTCPeerConnection(rtc_configuration([]))
+        await connection.setRemoteDescription(RTCSessionDescription(offer.sdp or "", "offer"))
+        await connection.setLocalDescription(await connection.createAnswer())
+        sdp = re.sub(
+            r"(a=candidate:\S+ \d \S+ \d+ )\S+ \d+",
+            r"\g<1>198.51.100.1 9",
+            connection.localDescription.sdp,
+        )
+        await connection.close()  # nothing answers ada's checks, from any address
+        ghost.signal(p.Signal(to=offer.member, kind="answer", sdp=sdp))
+        answered.set()
+
+    tasks = []
+    ghost.subscribe(
+        lambda event: (
+            tasks.append(asyncio.ensure_future(answer_from_nowhere(event.signal)))
+            if isinstance(event, SignalReceived) and event.signal.kind == "offer"
+            else None
+        )
+    )
+    ghost.join_voice()
+    await until(
+        lambda: (
+            ada.session.members.get(ghost.member or "") is not None
+            and ada.session.members[ghost.member or ""].voice == "on"
+        )
+    )
+    await ada.call.join()
+    await asyncio.wait_for(answered.wait(), 10)
+    await until(lambda: any("Could not reach ghost" in n.text for n in ada.notices), 10)
+    [notice] = [n for n in ada.notices if "Could not reach" in n.text]
+    assert notice.severity == "error" and "TURN server" in notice.text
+    await until(lambda: not ada.call.links)
+    assert ada.call.status == "on"  # the call goes on for whoever can be reached
+    await ada.call.close()
+    await asyncio.gather(*tasks)
