@@ -588,6 +588,12 @@ class PairApp(FollowActions, AccessActions, VoiceActions):
     def action_redo(self) -> None:
         self.editor.action_redo()
 
+    def action_select_all(self) -> None:
+        self.editor.action_select_all()
+
+    def action_select_line(self) -> None:
+        self.editor.action_select_line()
+
     def _path_of(self, file: str) -> str:
         return next((f.path for f in self.session.files if f.file == file), file)
 

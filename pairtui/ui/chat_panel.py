@@ -28,6 +28,7 @@ from textual.widgets import ListItem, ListView, Static, TextArea
 
 from pairtui.core import protocol as p
 from pairtui.ui.chat_format import Code, Link, Piece, Plain, Reference, parse_message
+from pairtui.ui.editor import TEXT_AREA_BINDINGS
 
 MAX_SHOWN = 300
 MAX_TEXT_SHOWN = 2_000
@@ -50,8 +51,10 @@ class ChatEntry(ListItem):
         return (references or links or [None])[0]
 
 
-class ChatInput(TextArea):
+class ChatInput(TextArea, inherit_bindings=False):
     """Where a message is written: Enter sends, ctrl+j starts a new line, pastes keep theirs."""
+
+    BINDINGS: ClassVar[list[BindingType]] = TEXT_AREA_BINDINGS
 
     DEFAULT_CSS = """
     ChatInput { height: auto; max-height: 8; min-height: 3; }

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 ACTIONS = (
     ("Undo my last edit", "undo", "reverts only your own typing"),
     ("Redo", "redo", "re-applies what you undid"),
+    ("Select all", "select_all", "the whole file"),
+    ("Select line", "select_line", "the cursor's line"),
     ("New file", "new_file", "add a file to the room"),
     ("Show or hide files and people", "toggle_sidebar", "F2: the room's files and who is where"),
     ("Show or hide chat", "toggle_chat", "F3: messages, links and code"),

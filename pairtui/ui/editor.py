@@ -15,10 +15,12 @@ import gc
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.style import Style
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.document._document import EditResult
 from textual.document._edit import Edit
 from textual.document._wrapped_document import WrappedDocument
@@ -95,8 +97,21 @@ class _CachedHeight(WrappedDocument):
             self._cached_height = cached - before + after
 
 
-class PairEditor(TextArea):
+APP_KEYS = {"f6", "f7"}
+"""TextArea's select-line and select-all keys, which the app uses for voice (the command
+palette has both selections)."""
+TEXT_AREA_BINDINGS: list[BindingType] = [
+    binding
+    for binding in TextArea.BINDINGS
+    if not (isinstance(binding, Binding) and set(binding.key.split(",")) & APP_KEYS)
+]
+"""TextArea's keys but the app's: for text areas with ``inherit_bindings=False``."""
+
+
+class PairEditor(TextArea, inherit_bindings=False):
     """A TextArea bound to one shared file."""
+
+    BINDINGS: ClassVar[list[BindingType]] = TEXT_AREA_BINDINGS
 
     DEFAULT_CSS = """
     PairEditor { height: 1fr; border: none; padding: 0; }

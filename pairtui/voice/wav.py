@@ -9,7 +9,6 @@ does with a person talking.
 from __future__ import annotations
 
 import asyncio
-import time
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +87,9 @@ class Recorder:
     closed: bool = False
 
     def play(self, source: str, samples: Samples) -> None:
-        self.chunks.setdefault(source, []).append((time.monotonic(), samples))
+        """Called on the event loop; times are its clock, as ``PacedInput.started_at`` is."""
+        arrived = asyncio.get_running_loop().time()
+        self.chunks.setdefault(source, []).append((arrived, samples))
 
     def forget(self, source: str) -> None:
         """Keep the recording: a test reads it after the partner has gone."""

@@ -8,12 +8,14 @@ because PortAudio reads the ALSA configuration once, when it starts.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -87,8 +89,15 @@ NO_DEVICE = textwrap.dedent(
 )
 
 
+def sounddevice_or_skip() -> ModuleType:
+    try:
+        return importlib.import_module("sounddevice")
+    except OSError:
+        pytest.skip("the PortAudio library is not installed (apt install libportaudio2)")
+
+
 def run_python(script: str, home: Path) -> dict[str, object]:
-    pytest.importorskip("sounddevice", reason="PortAudio (libportaudio2) is not installed")
+    sounddevice_or_skip()
     env = {**os.environ, "HOME": str(home), "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
         [sys.executable, "-c", script],
@@ -132,7 +141,7 @@ def test_no_device_and_a_wrong_name_say_what_to_do(tmp_path: Path) -> None:
 
 
 def test_portaudio_errors_become_advice() -> None:
-    sounddevice = pytest.importorskip("sounddevice")
+    sounddevice = sounddevice_or_skip()
     busy = sounddevice.PortAudioError("Error opening InputStream", PA_DEVICE_UNAVAILABLE)
     assert "busy or not allowed" in describe_device_error(busy, "input", None)
     assert "Privacy & Security > Microphone" in describe_device_error(busy, "input", None)

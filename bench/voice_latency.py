@@ -1,0 +1,142 @@
+"""Mouth-to-ear latency of a voice call over loopback: a click train, timed at the other end.
+
+A fresh ``pair serve`` (SQLite, loopback) signals the call; ``--people``
+headless members join it. The first one's microphone plays a click every
+``--interval`` seconds in real time; each other member's speaker records
+with arrival times. A click's latency is the moment its sound reaches the
+listener's speaker queue minus the moment it left the talker's microphone
+queue: encoding, SRTP over UDP, the jitter buffer, decoding and resampling.
+Not included, because no sound card is involved: the microphone's own
+20 ms block and the speaker's playout buffer (pairtui keeps 40 ms before
+it starts a partner, plus the device's latency).
+
+    python -m bench.voice_latency [--clicks 60] [--people 2] [--json bench/results/voice.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from bench.load import sqlite_relay
+from pairtui.client import ClientSession
+from pairtui.voice.audio import SAMPLE_RATE, Samples
+from pairtui.voice.call import VoiceCall
+from pairtui.voice.wav import FileDevices, PacedInput, Recorder
+
+CLICK_SECONDS = 0.005
+LEAD_IN = 1.0  # seconds of silence before the first click: the call settles first
+THRESHOLD = 3_000  # a click peaks near 16,000; Opus's silence stays under 100
+
+
+def click_train(clicks: int, interval: float) -> tuple[Samples, list[int]]:
+    """Silence with a short 1 kHz burst every ``interval``; the bursts' first samples."""
+    total = int((LEAD_IN + clicks * interval + 1.0) * SAMPLE_RATE)
+    samples = np.zeros(total, dtype=np.int16)
+    t = np.arange(int(CLICK_SECONDS * SAMPLE_RATE)) / SAMPLE_RATE
+    burst = (np.sin(2 * np.pi * 1_000 * t) * 16_000).astype(np.int16)
+    starts = [int((LEAD_IN + k * interval) * SAMPLE_RATE) for k in range(clicks)]
+    for start in starts:
+        samples[start : start + burst.size] = burst
+    return samples, starts
+
+
+def onsets(chunks: list[tuple[float, Samples]], gap: float) -> list[float]:
+    """When each click was handed to the speaker: its chunk's arrival plus its place in it."""
+    found: list[float] = []
+    quiet_since = -1.0
+    for arrived, samples in chunks:
+        loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > THRESHOLD)
+        if loud.size == 0:
+            continue
+        at = arrived + float(loud[0]) / SAMPLE_RATE
+        if not found or at - quiet_since > gap:
+            found.append(at)
+        quiet_since = arrived + float(loud[-1]) / SAMPLE_RATE
+    return found
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+async def measure(url: str, clicks: int, interval: float, people: int) -> dict[str, object]:
+    console = Console(stderr=True)
+    train, starts = click_train(clicks, interval)
+    sessions = [ClientSession(url, "voice-bench", f"p{n}") for n in range(people)]
+    devices = [FileDevices(train, loop=False)] + [
+        FileDevices(np.zeros(SAMPLE_RATE, dtype=np.int16), recorder=Recorder())
+        for _ in range(people - 1)
+    ]
+    calls = [VoiceCall(s, d) for s, d in zip(sessions, devices, strict=True)]
+    for session in sessions:
+        await session.start()
+    for call in calls[1:]:
+        await call.join()
+    await asyncio.sleep(0.5)
+    await calls[0].join()  # the talker joins last: its first click comes after the lead-in
+    talker_id = sessions[0].member or ""
+    duration = LEAD_IN + clicks * interval + 1.5
+    with console.status(f"{clicks} clicks, {people} people, {duration:.0f} s"):
+        await asyncio.sleep(duration)
+    talker_input = devices[0].inputs[-1]
+    assert isinstance(talker_input, PacedInput)
+    sent = [talker_input.started_at + start / SAMPLE_RATE for start in starts]
+    latencies: list[float] = []
+    missed = 0
+    for listener in devices[1:]:
+        heard = onsets(listener.recorder.chunks.get(talker_id, []), gap=interval / 2)
+        for when in sent:
+            match = next((h for h in heard if 0 <= h - when < interval / 2), None)
+            if match is None:
+                missed += 1
+            else:
+                latencies.append((match - when) * 1000)
+    for call in calls:
+        await call.close()
+    for session in sessions:
+        await session.close()
+    if not latencies:
+        raise SystemExit("no click was heard: is the call connecting at all?")
+    return {
+        "people": people,
+        "clicks_sent": clicks * (people - 1),
+        "clicks_heard": len(latencies),
+        "missed": missed,
+        "p50_ms": statistics.median(latencies),
+        "p90_ms": percentile(latencies, 90),
+        "p99_ms": percentile(latencies, 99),
+        "min_ms": min(latencies),
+        "max_ms": max(latencies),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clicks", type=int, default=60)
+    parser.add_argument("--interval", type=float, default=0.25, help="seconds between clicks")
+    parser.add_argument("--people", type=int, default=2, choices=[2, 3, 4])
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    with sqlite_relay() as (url, _pid):
+        result = asyncio.run(measure(url, args.clicks, args.interval, args.people))
+    print(
+        f"mouth-to-ear over loopback, {result['people']} people: "
+        f"p50 {result['p50_ms']:.1f} ms, p90 {result['p90_ms']:.1f} ms, "
+        f"p99 {result['p99_ms']:.1f} ms (min {result['min_ms']:.1f}, max {result['max_ms']:.1f}); "
+        f"{result['clicks_heard']}/{result['clicks_sent']} clicks heard"
+    )
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
