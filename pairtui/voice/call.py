@@ -99,8 +99,8 @@ class VoiceCall:
             self._tell("Voice needs the relay: wait until you are connected.", "warning")
             return False
         try:
+            self._input = self.devices.open_input(self._captured)  # the one people miss most
             self._output = self.devices.open_output()
-            self._input = self.devices.open_input(self._captured)
         except DeviceError as error:
             self._release_devices()
             self._tell(str(error), "error")

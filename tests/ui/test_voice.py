@@ -101,3 +101,20 @@ async def test_without_the_voice_extra_f6_says_what_to_install(
             pilot, lambda: any("pairtui[voice]" in str(n.message) for n in ada._notifications)
         )
         assert ada.voice_call is None
+
+
+async def test_choosing_another_microphone_rejoins_the_call_with_it(person: object) -> None:
+    chosen: list[VoiceSettings] = []
+
+    def make(settings: VoiceSettings) -> AudioDevices:
+        chosen.append(settings)
+        return FileDevices(tone(440, 1.0))
+
+    async with person("ada", voice_devices=make) as (ada, pilot):  # type: ignore[operator]
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: ada.voice_call is not None and ada.voice_call.status == "on")
+        await ada.run_action("voice_device('input', 'USB headset')")
+        await wait_for(pilot, lambda: len(chosen) == 2 and ada.voice_call.status == "on")  # type: ignore[union-attr]
+        assert chosen[-1].microphone == "USB headset"
+        assert ada.voice_settings.microphone == "USB headset"
+        assert any("microphone 'USB headset'" in str(n.message) for n in ada._notifications)

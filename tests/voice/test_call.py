@@ -191,3 +191,37 @@ async def test_a_partner_who_cannot_be_reached_is_reported_and_let_go(
     assert ada.call.status == "on"  # the call goes on for whoever can be reached
     await ada.call.close()
     await asyncio.gather(*tasks)
+
+
+async def test_three_people_form_a_mesh_and_each_hears_both_others(
+    session: SessionFactory, tmp_path: Path
+) -> None:
+    tones = {"ada": 440.0, "bob": 660.0, "cy": 880.0}
+    people = []
+    for name, frequency in tones.items():
+        wav = tmp_path / f"{name}.wav"
+        write_wav(wav, tone(frequency, 2.0))
+        people.append(Person(await session(name), wav))
+    try:
+        for person in people:
+            assert await person.call.join()
+        await until(
+            lambda: all(
+                listener.heard_seconds(speaker) > 1.5
+                for listener in people
+                for speaker in people
+                if speaker is not listener
+            ),
+            20.0,
+        )
+        for listener in people:
+            assert len(listener.call.links) == 2
+            for speaker in people:
+                if speaker is listener:
+                    continue
+                heard = listener.devices.recorder.recording(speaker.session.member or "")
+                frequency = dominant_frequency(heard[24_000:])
+                assert abs(frequency - tones[speaker.session.name]) < 5.0
+    finally:
+        for person in people:
+            await person.call.close()
