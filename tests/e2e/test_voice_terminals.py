@@ -1,0 +1,107 @@
+"""Two people talk from two real terminals: ``pair join``, F6, real PortAudio, a private sound server.
+
+The machine has no sound card, so the test starts its own PulseAudio with
+two microphones that are tone generators (440 and 660 Hz) and a speaker
+that plays into nothing, on a socket of its own. Each ``pair join`` opens
+them through sounddevice, PortAudio and ALSA's pulse plugin, exactly as it
+would a headset; what is checked is what each person sees on screen.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.terminals import PAIR, Terminals
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+    pytest.mark.skipif(
+        shutil.which("pulseaudio") is None,
+        reason="PulseAudio is not installed (apt install pulseaudio libasound2-plugins)",
+    ),
+]
+
+SOUND_SERVER = """
+load-module module-native-protocol-unix auth-anonymous=1 socket={socket}
+load-module module-null-sink sink_name=speakers rate=48000
+load-module module-sine-source source_name=tone440 frequency=440 rate=48000
+load-module module-sine-source source_name=tone660 frequency=660 rate=48000
+"""
+
+
+@pytest.fixture
+def sound_server(tmp_path: Path) -> Iterator[str]:
+    """A private PulseAudio; yields its socket for PULSE_SERVER."""
+    home = tmp_path / "pulse"
+    home.mkdir()
+    socket = home / "native"
+    script = home / "server.pa"
+    script.write_text(SOUND_SERVER.format(socket=socket))
+    env = {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(home)}
+    server = subprocess.Popen(
+        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit"]
+        + ["--use-pid-file=no", "--log-target=stderr", "-F", str(script)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(home / "log").open("w"),
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not socket.exists():
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"PulseAudio did not start:\n{(home / 'log').read_text()}")
+            time.sleep(0.05)
+        yield f"unix:{socket}"
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def wait_for_row(
+    terminals: Terminals, viewer: str, person: str, check: Callable[[str], bool]
+) -> None:
+    """Wait until the third line of ``person``'s entry in ``viewer``'s people panel passes."""
+    deadline = time.monotonic() + 10
+    while True:
+        screen = terminals.screen(viewer)
+        start = screen.find(f"● {person}")
+        lines = screen[start:].splitlines() if start >= 0 else []
+        if len(lines) >= 3 and check(lines[2]):
+            return
+        assert time.monotonic() < deadline, f"{person}'s entry on {viewer}'s screen:\n{screen}"
+        time.sleep(0.1)
+
+
+def test_two_terminals_talk_mute_and_leave(terminals: Terminals, sound_server: str) -> None:
+    for name, microphone in (("ada", "tone440"), ("bob", "tone660")):
+        sound = {"PULSE_SERVER": sound_server, "PULSE_SOURCE": microphone}
+        terminals.open(name, *PAIR, "join", "demo", "--name", name, env=sound)
+        terminals.wait_for(name, "connected")
+    terminals.wait_for("ada", "2 here")
+    terminals.type("ada", "F2")  # the people panel (the terminal is too narrow to start with it)
+    terminals.wait_for("ada", "People")
+
+    terminals.type("ada", "F6")
+    terminals.type("bob", "F6")
+    terminals.wait_for("ada", "You hear bob.")
+    terminals.wait_for("bob", "You hear ada.")
+    terminals.wait_for("ada", "voice ▮▮")
+    wait_for_row(terminals, "ada", "bob", lambda row: "voice ▮▮" in row)  # his tone lights it
+
+    terminals.type("bob", "F7")
+    terminals.wait_for("bob", "voice: muted (F7 unmutes)")
+    terminals.wait_for("ada", "voice muted")
+
+    terminals.type("ada", "F6")
+    terminals.wait_for("ada", "You left voice.")
+    terminals.type("bob", "F2")
+    terminals.wait_for("bob", "People")
+    wait_for_row(terminals, "bob", "ada", lambda row: "good" in row and "voice" not in row)
+    wait_for_row(terminals, "bob", "bob", lambda row: "voice muted" in row)
