@@ -1,4 +1,4 @@
-"""Two people talk from two real terminals: ``pair join``, F6, real PortAudio, a private sound server.
+"""Two people talk from two real terminals: F6 in `pair join`, real PortAudio, a sound server.
 
 The machine has no sound card, so the test starts its own PulseAudio with
 two microphones that are tone generators (440 and 660 Hz) and a speaker
@@ -45,9 +45,9 @@ def sound_server(tmp_path: Path) -> Iterator[str]:
     script = home / "server.pa"
     script.write_text(SOUND_SERVER.format(socket=socket))
     env = {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(home)}
+    command = ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit"]
     server = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit"]
-        + ["--use-pid-file=no", "--log-target=stderr", "-F", str(script)],
+        [*command, "--use-pid-file=no", "--log-target=stderr", "-F", str(script)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=(home / "log").open("w"),
