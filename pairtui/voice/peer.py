@@ -131,9 +131,10 @@ class PeerLink:
         while (signal := await self._signals.get()) is not None:
             try:
                 await self._apply(signal)
-            except (ValueError, AssertionError, AttributeError, KeyError) as error:
-                # aiortc raises these for SDP or candidates it cannot parse: the partner's
-                # app is broken or not pairtui, and this call cannot go on.
+            except Exception as error:
+                # aiortc's parsers raise whatever they meet (ValueError, IndexError,
+                # AssertionError, InvalidStateError, ...) on SDP or candidates they cannot
+                # use: the partner's app is broken or hostile, and only this link ends.
                 log.warning("bad signal from %s: %r", self.member, error)
                 self._fail(f"their app sent a {signal.kind} pairtui cannot use ({error})")
                 return

@@ -225,3 +225,95 @@ async def test_three_people_form_a_mesh_and_each_hears_both_others(
     finally:
         for person in people:
             await person.call.close()
+
+
+class Stranger:
+    """A member of the call whose app is not pairtui: it speaks WebRTC through raw signals."""
+
+    def __init__(self, session: ClientSession) -> None:
+        self.session = session
+        self.offers: asyncio.Queue[p.SignalRelayed] = asyncio.Queue()
+        session.subscribe(
+            lambda event: (
+                self.offers.put_nowait(event.signal)
+                if isinstance(event, SignalReceived) and event.signal.kind == "offer"
+                else None
+            )
+        )
+
+    async def enter(self, listener: Person) -> None:
+        self.session.join_voice()
+        me = self.session.member or ""
+        await until(
+            lambda: me in listener.session.members and listener.session.members[me].voice == "on"
+        )
+
+
+async def test_a_partner_that_trickles_its_candidates_is_heard(
+    session: SessionFactory, tmp_path: Path
+) -> None:
+    """Browsers send candidates one by one after the answer: pairtui takes them that way too."""
+    wav = tmp_path / "ada.wav"
+    write_wav(wav, tone(ADA_TONE, 1.0))
+    ada = Person(await session("ada"), wav)
+    stranger = Stranger(await session("trickler"))
+    await stranger.enter(ada)
+    await ada.call.join()
+    offer = await asyncio.wait_for(stranger.offers.get(), 10)
+
+    connection = RTCPeerConnection(rtc_configuration([]))
+    received: list[int] = []
+    readers: list[asyncio.Future[None]] = []
+
+    @connection.on("track")
+    def listen(track: object) -> None:
+        async def read() -> None:
+            while len(received) < 50:
+                frame = await track.recv()  # type: ignore[attr-defined]
+                received.append(frame.samples)
+
+        readers.append(asyncio.ensure_future(read()))
+
+    await connection.setRemoteDescription(RTCSessionDescription(offer.sdp or "", "offer"))
+    await connection.setLocalDescription(await connection.createAnswer())
+    lines = connection.localDescription.sdp.splitlines()
+    candidates = [line.removeprefix("a=") for line in lines if line.startswith("a=candidate:")]
+    bare = [line for line in lines if not line.startswith(("a=candidate:", "a=end-of-candidates"))]
+    assert candidates
+    to = offer.member
+    stranger.session.signal(p.Signal(to=to, kind="answer", sdp="\r\n".join(bare) + "\r\n"))
+    for candidate in candidates:
+        stranger.session.signal(p.Signal(to=to, kind="ice", candidate=candidate, mid="0"))
+    stranger.session.signal(p.Signal(to=to, kind="ice", candidate=""))
+    try:
+        await until(lambda: len(received) >= 50)  # a second of ada's voice reached it
+        [link] = ada.call.links.values()
+        assert link.connected.is_set()
+    finally:
+        await connection.close()
+        await ada.call.close()
+        for reader in readers:
+            reader.cancel()
+
+
+async def test_garbage_from_a_partner_ends_only_that_link(
+    session: SessionFactory, tmp_path: Path
+) -> None:
+    wav = tmp_path / "ada.wav"
+    write_wav(wav, tone(ADA_TONE, 1.0))
+    ada = Person(await session("ada"), wav)
+    bob = Person(await session("bob"), wav)
+    await bob.call.join()
+    vandal = Stranger(await session("vandal"))
+    await vandal.enter(ada)
+    await ada.call.join()
+    await until(lambda: ada.heard_seconds(bob) > 0.2)
+    offer = await asyncio.wait_for(vandal.offers.get(), 10)
+    vandal.session.signal(p.Signal(to=offer.member, kind="answer", sdp="v=0\r\nm=audio x\r\n"))
+    await until(lambda: any("Could not reach vandal" in n.text for n in ada.notices))
+    assert "cannot use" in next(n.text for n in ada.notices if "vandal" in n.text)
+    await until(lambda: list(ada.call.links) == [bob.session.member])
+    heard = ada.heard_seconds(bob)
+    await until(lambda: ada.heard_seconds(bob) > heard + 0.5)  # the call with bob goes on
+    await ada.call.close()
+    await bob.call.close()
