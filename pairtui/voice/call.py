@@ -32,6 +32,7 @@ from pairtui.client import (
     VoiceWelcomed,
 )
 from pairtui.core import protocol as p
+from pairtui.core.protocol import ErrorCode
 from pairtui.voice.audio import LevelMeter, Samples
 from pairtui.voice.devices import AudioDevices, AudioInput, AudioOutput, DeviceError
 from pairtui.voice.peer import PeerLink
@@ -44,6 +45,7 @@ CallStatus = Literal["off", "joining", "on"]
 Severity = Literal["information", "warning", "error"]
 SILENT_MICROPHONE_FRAMES = 150
 """Three seconds of digital zero from an unmuted microphone: it is muted or blocked."""
+OLD_RELAY = "This relay may be too old for voice: relays take calls from pairtui 0.2 on."
 TURN_HINT = "across networks you may need a TURN server (see docs/voice.md)"
 
 
@@ -65,6 +67,7 @@ class VoiceCall:
         *,
         ice_servers: list[p.IceServer] | None = None,
         connect_timeout: float = 15.0,
+        welcome_timeout: float = 10.0,
         on_notice: Callable[[VoiceNotice], None] | None = None,
     ) -> None:
         self.session = session
@@ -72,6 +75,7 @@ class VoiceCall:
         self.ice_servers = list(ice_servers or [])
         """Our own STUN/TURN servers, used before the relay's."""
         self.connect_timeout = connect_timeout
+        self.welcome_timeout = welcome_timeout
         self.on_notice = on_notice or (lambda notice: None)
         self.status: CallStatus = "off"
         self.muted = False
@@ -109,7 +113,15 @@ class VoiceCall:
         self._silence_told = False
         self.status = "joining"
         self.session.join_voice(muted)
+        self._spawn(self._expect_welcome())
         return True
+
+    async def _expect_welcome(self) -> None:
+        """A relay from before voice answers ``unknown_type``, or nothing we recognise."""
+        await asyncio.sleep(self.welcome_timeout)
+        if self.status == "joining":
+            self._tell(f"Voice: the relay did not answer. {OLD_RELAY}", "error")
+            await self._hang_up()
 
     async def leave(self) -> None:
         """Hang up on everyone and release the microphone and speaker."""
@@ -168,6 +180,17 @@ class VoiceCall:
         elif isinstance(event, ErrorReceived) and event.ref == "voice_join":
             self._tell(f"Voice: {event.message}", "error")
             self._spawn(self._hang_up())
+        elif self._relay_without_voice(event):
+            self._tell(OLD_RELAY, "error")
+            self._spawn(self._hang_up())
+
+    def _relay_without_voice(self, event: SessionEvent) -> bool:
+        """A relay from before voice answers ``voice_join`` with ``unknown_type``."""
+        return (
+            isinstance(event, ErrorReceived)
+            and event.code == ErrorCode.UNKNOWN_TYPE
+            and self.status == "joining"
+        )
 
     def _status_changed(self, event: StatusChanged) -> None:
         if event.status == "connected" and self._resume:

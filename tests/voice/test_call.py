@@ -23,6 +23,7 @@ from pairtui.voice.call import VoiceCall, VoiceNotice
 from pairtui.voice.peer import rtc_configuration
 from pairtui.voice.wav import FileDevices, write_wav
 from server.relay import Relay
+from server.room import Effects, Reply, Room
 from tests.server.conftest import SessionFactory
 from tests.voice.tones import dominant_frequency, tone
 
@@ -317,3 +318,24 @@ async def test_garbage_from_a_partner_ends_only_that_link(
     await until(lambda: ada.heard_seconds(bob) > heard + 0.5)  # the call with bob goes on
     await ada.call.close()
     await bob.call.close()
+
+
+@pytest.mark.parametrize("old_relay_says", ["nothing", "unknown_type"])
+async def test_a_relay_from_before_voice_is_named_and_the_devices_let_go(
+    session: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old_relay_says: str
+) -> None:
+    def like_an_old_relay(room: Room, state: object, message: object, now: float) -> Effects:
+        if old_relay_says == "nothing":
+            return Effects()
+        error = p.Error(code=p.ErrorCode.UNKNOWN_TYPE, message="unknown message type")
+        return Effects(messages=[Reply(state.member, error)])  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(Room, "_voice_join", like_an_old_relay)
+    wav = tmp_path / "ada.wav"
+    write_wav(wav, tone(ADA_TONE, 1.0))
+    ada = Person(await session("ada"), wav)
+    ada.call.welcome_timeout = 0.5
+    assert await ada.call.join()
+    await until(lambda: ada.call.status == "off", 5.0)
+    assert any("too old for voice" in n.text for n in ada.notices)
+    assert ada.devices.recorder.closed and all(i.closed for i in ada.devices.inputs)
