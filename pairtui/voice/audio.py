@@ -58,10 +58,6 @@ class LevelMeter:
         self.silent_frames = self.silent_frames + 1 if not samples.any() else 0
         return self.level
 
-    def quiet(self) -> None:
-        """Let the level fall as if a silent frame came (a muted or gone source)."""
-        self.level *= self.decay
-
     @property
     def speaking(self) -> bool:
         return self.level >= SPEAKING_LEVEL

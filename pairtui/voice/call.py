@@ -88,6 +88,7 @@ class VoiceCall:
         self._relay_ice: list[p.IceServer] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing: set[asyncio.Task[None]] = set()
+        self._changing = asyncio.Lock()
         self._resume = False
         self._silence_told = False
         session.subscribe(self._on_event)
@@ -96,6 +97,10 @@ class VoiceCall:
 
     async def join(self, muted: bool = False) -> bool:
         """Open the devices and enter the call; ``False`` (and a notice) if that cannot be."""
+        async with self._changing:
+            return self._join(muted)
+
+    def _join(self, muted: bool) -> bool:
         if self.status != "off":
             return True
         self.muted = muted
@@ -149,11 +154,6 @@ class VoiceCall:
             levels[self.session.member] = 0.0 if self.muted else self.own_meter.level
         return levels
 
-    def decay_levels(self) -> None:
-        """Called a few times a second: partners who went quiet fall back to nothing."""
-        for meter in self.meters.values():
-            meter.quiet()
-
     # -- the session's events ----------------------------------------------------------------
 
     def _on_event(self, event: SessionEvent) -> None:
@@ -166,7 +166,11 @@ class VoiceCall:
         elif isinstance(event, SignalReceived) and self.status == "on":
             signal = event.signal
             known = self.links.get(signal.member)
-            if known is None and signal.kind == "offer":
+            if signal.kind == "offer":
+                # Only newcomers offer, so an offer from a partner we have a call with means
+                # their side started over: the old connection is dead, begin anew.
+                if known is not None:
+                    self._drop(signal.member)
                 known = self._link(signal.member)
             if known is not None:
                 known.receive(signal)
@@ -290,7 +294,14 @@ class VoiceCall:
             closing.add_done_callback(self._closing.discard)
 
     async def _hang_up(self) -> None:
-        """Close every link, stop every task but the caller, release the devices."""
+        """Close every link, stop every task but the caller, release the devices.
+
+        Joining waits for a hang-up in progress (``_changing``): a quick reconnect must
+        not open the devices that the hang-up is about to close."""
+        async with self._changing:
+            await self._hang_up_now()
+
+    async def _hang_up_now(self) -> None:
         self.status = "off"
         for member in list(self.links):
             self._drop(member)
@@ -329,8 +340,3 @@ class VoiceCall:
 
     def _tell(self, text: str, severity: Severity = "information") -> None:
         self.on_notice(VoiceNotice(text, severity))
-
-    @property
-    def heard(self) -> list[str]:
-        """Partners whose audio has reached us, by member id."""
-        return list(self.meters)

@@ -339,3 +339,22 @@ async def test_a_relay_from_before_voice_is_named_and_the_devices_let_go(
     await until(lambda: ada.call.status == "off", 5.0)
     assert any("too old for voice" in n.text for n in ada.notices)
     assert ada.devices.recorder.closed and all(i.closed for i in ada.devices.inputs)
+
+
+async def test_joining_during_a_hang_up_waits_for_it_and_keeps_its_devices(
+    pair: tuple[Person, Person],
+) -> None:
+    """A quick reconnect rejoins while the hang-up of the lost call is still closing links."""
+    ada, bob = pair
+    await ada.call.join()
+    await bob.call.join()
+    await until(lambda: len(ada.call.links) == 1)
+    hanging_up = asyncio.create_task(ada.call._hang_up())
+    await asyncio.sleep(0)  # the hang-up has begun: links closing, devices still open
+    assert ada.call.status == "off"
+    assert await ada.call.join()
+    await hanging_up
+    assert ada.call.status in ("joining", "on")
+    newest = ada.devices.inputs[-1]
+    assert len(ada.devices.inputs) == 2 and not newest.closed and not ada.devices.recorder.closed
+    await until(lambda: ada.heard_seconds(bob) > 0.5)
