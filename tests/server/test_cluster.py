@@ -178,3 +178,33 @@ async def test_keys_hold_on_every_process(cluster: tuple[RedisServer, list[Relay
         await fresh.close()
     for person in people:
         await person.close()
+
+
+async def test_a_voice_call_between_members_on_two_processes(
+    cluster: tuple[RedisServer, list[RelayProcess]],
+) -> None:
+    """Signalling crosses processes like chat does; the audio then goes straight between them."""
+    from pairtui.voice.call import VoiceCall
+    from pairtui.voice.wav import FileDevices
+    from tests.voice.tones import dominant_frequency, tone
+
+    _, relays = cluster
+    ada, bob = await on_each_process(relays[0].url, "call", relays)
+    devices = {440.0: FileDevices(tone(440.0, 1.0)), 660.0: FileDevices(tone(660.0, 1.0))}
+    calls = [VoiceCall(ada, devices[440.0]), VoiceCall(bob, devices[660.0])]
+    try:
+        for call in calls:
+            assert await call.join()
+        heard_by_ada = devices[440.0].recorder
+        for _ in range(300):
+            if heard_by_ada.recording(bob.member or "").size > 48_000:
+                break
+            await asyncio.sleep(0.05)
+        received = heard_by_ada.recording(bob.member or "")
+        assert received.size > 48_000, "no audio from the other process's member"
+        assert abs(dominant_frequency(received[9_600:]) - 660.0) < 5.0
+    finally:
+        for call in calls:
+            await call.close()
+        await ada.close()
+        await bob.close()
