@@ -20,6 +20,7 @@ from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Horizontal, Vertical
+from textual.notifications import SeverityLevel
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
@@ -500,6 +501,19 @@ class PairApp(FollowActions, AccessActions, ChatActions, VoiceActions):
         self.editor.focus()
 
     # -- small things -----------------------------------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Plain text unless asked: notices carry chat, paths, names and commands such as
+        pip install 'pairtui[voice]', whose brackets Textual would take for markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def action_undo(self) -> None:
         self.editor.action_undo()
