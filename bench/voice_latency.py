@@ -10,22 +10,33 @@ Not included, because no sound card is involved: the microphone's own
 20 ms block and the speaker's playout buffer (pairtui keeps 40 ms before
 it starts a partner, plus the device's latency).
 
-    python -m bench.voice_latency [--clicks 60] [--people 2] [--json bench/results/voice.json]
+Each run measures four calls in one session: with pairtui's jitter buffer
+and with aiortc's own, each on a clean line and with ``--loss`` of the
+packets dropped on arrival (seeded), so the two compare on the same machine
+at the same moment.
+
+    python -m bench.voice_latency [--clicks 40] [--people 2] [--loss 0.02] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import random
 import statistics
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from aiortc.rtcrtpreceiver import RTCRtpReceiver
 from rich.console import Console
 
 from bench.load import sqlite_relay
 from pairtui.client import ClientSession
+from pairtui.voice import jitter
 from pairtui.voice.audio import SAMPLE_RATE, Samples
 from pairtui.voice.call import VoiceCall
 from pairtui.voice.wav import FileDevices, PacedInput, Recorder
@@ -67,10 +78,33 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-async def measure(url: str, clicks: int, interval: float, people: int) -> dict[str, object]:
+@contextlib.contextmanager
+def line(buffer: str, loss: float, seed: int) -> Iterator[None]:
+    """Calls made inside use ``buffer`` ("pairtui" or "aiortc") and lose ``loss`` of packets."""
+    rng = random.Random(seed)
+    handle = RTCRtpReceiver._handle_rtp_packet
+    install = jitter.install
+
+    async def lossy(receiver: RTCRtpReceiver, packet: Any, arrival_time_ms: int) -> None:
+        if rng.random() >= loss:
+            await handle(receiver, packet, arrival_time_ms)
+
+    RTCRtpReceiver._handle_rtp_packet = lossy  # type: ignore[method-assign,assignment]
+    if buffer == "aiortc":
+        jitter.install = lambda receiver, depth=0: False
+    try:
+        yield
+    finally:
+        RTCRtpReceiver._handle_rtp_packet = handle  # type: ignore[method-assign]
+        jitter.install = install
+
+
+async def measure(
+    url: str, room: str, clicks: int, interval: float, people: int
+) -> dict[str, object]:
     console = Console(stderr=True)
     train, starts = click_train(clicks, interval)
-    sessions = [ClientSession(url, "voice-bench", f"p{n}") for n in range(people)]
+    sessions = [ClientSession(url, room, f"p{n}") for n in range(people)]
     devices = [FileDevices(train, loop=False)] + [
         FileDevices(np.zeros(SAMPLE_RATE, dtype=np.int16), recorder=Recorder())
         for _ in range(people - 1)
@@ -94,7 +128,7 @@ async def measure(url: str, clicks: int, interval: float, people: int) -> dict[s
     for listener in devices[1:]:
         heard = onsets(listener.recorder.chunks.get(talker_id, []), gap=interval / 2)
         for when in sent:
-            match = next((h for h in heard if 0 <= h - when < interval / 2), None)
+            match = next((h for h in heard if 0 <= h - when < interval * 0.9), None)
             if match is None:
                 missed += 1
             else:
@@ -105,6 +139,7 @@ async def measure(url: str, clicks: int, interval: float, people: int) -> dict[s
         await session.close()
     if not latencies:
         raise SystemExit("no click was heard: is the call connecting at all?")
+    latencies.sort()
     return {
         "people": people,
         "clicks_sent": clicks * (people - 1),
@@ -120,22 +155,33 @@ async def measure(url: str, clicks: int, interval: float, people: int) -> dict[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clicks", type=int, default=60)
-    parser.add_argument("--interval", type=float, default=0.25, help="seconds between clicks")
+    parser.add_argument("--clicks", type=int, default=40)
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds between clicks")
     parser.add_argument("--people", type=int, default=2, choices=[2, 3, 4])
+    parser.add_argument("--loss", type=float, default=0.02, help="share of packets lost")
+    parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    print(f"seed {args.seed}")
+    results = []
     with sqlite_relay() as (url, _pid):
-        result = asyncio.run(measure(url, args.clicks, args.interval, args.people))
-    print(
-        f"mouth-to-ear over loopback, {result['people']} people: "
-        f"p50 {result['p50_ms']:.1f} ms, p90 {result['p90_ms']:.1f} ms, "
-        f"p99 {result['p99_ms']:.1f} ms (min {result['min_ms']:.1f}, max {result['max_ms']:.1f}); "
-        f"{result['clicks_heard']}/{result['clicks_sent']} clicks heard"
-    )
+        for number, (buffer, loss) in enumerate(
+            [("pairtui", 0.0), ("aiortc", 0.0), ("pairtui", args.loss), ("aiortc", args.loss)]
+        ):
+            with line(buffer, loss, args.seed):
+                room = f"voice-bench-{number}"
+                result = asyncio.run(measure(url, room, args.clicks, args.interval, args.people))
+            result |= {"jitter_buffer": buffer, "loss": loss}
+            results.append(result)
+            print(
+                f"{buffer:>7} buffer, {loss:4.0%} loss, {result['people']} people: "
+                f"p50 {result['p50_ms']:6.1f} ms  p90 {result['p90_ms']:6.1f}  "
+                f"p99 {result['p99_ms']:6.1f}  max {result['max_ms']:6.1f}; "
+                f"{result['clicks_heard']}/{result['clicks_sent']} clicks heard"
+            )
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        args.json.write_text(json.dumps({"seed": args.seed, "runs": results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from aiortc.mediastreams import MediaStreamError
 from aiortc.sdp import candidate_from_sdp
 
 from pairtui.core import protocol as p
+from pairtui.voice import jitter
 from pairtui.voice.audio import Samples
 
 log = logging.getLogger(__name__)
@@ -88,11 +89,14 @@ class PeerLink:
         on_track: Callable[[PeerLink, MediaStreamTrack], None],
         on_failed: Failed,
         connect_timeout: float,
+        jitter_depth: int = jitter.DEFAULT_DEPTH,
     ) -> None:
         self.member = member
+        self.jitter_depth = jitter_depth
         self.outgoing = OutgoingAudio(rate)
         self.connection = RTCPeerConnection(rtc_configuration(ice_servers))
         self.connection.addTrack(self.outgoing)
+        self._own_jitter_buffers()
         self._send = send
         self._on_failed = on_failed
         self._signals: asyncio.Queue[p.SignalRelayed | None] = asyncio.Queue()
@@ -143,11 +147,13 @@ class PeerLink:
         if signal.kind == "offer":
             assert signal.sdp is not None
             await self.connection.setRemoteDescription(RTCSessionDescription(signal.sdp, "offer"))
+            self._own_jitter_buffers()
             await self.connection.setLocalDescription(await self.connection.createAnswer())
             self._signal("answer", self.connection.localDescription.sdp)
         elif signal.kind == "answer":
             assert signal.sdp is not None
             await self.connection.setRemoteDescription(RTCSessionDescription(signal.sdp, "answer"))
+            self._own_jitter_buffers()
         elif signal.candidate:
             candidate = candidate_from_sdp(signal.candidate.removeprefix("candidate:"))
             candidate.sdpMid = signal.mid
@@ -155,6 +161,11 @@ class PeerLink:
             await self.connection.addIceCandidate(candidate)
         else:
             await self.connection.addIceCandidate(None)  # the partner has no more candidates
+
+    def _own_jitter_buffers(self) -> None:
+        """Before any audio arrives: see ``jitter.py`` for why not aiortc's."""
+        for transceiver in self.connection.getTransceivers():
+            jitter.install(transceiver.receiver, self.jitter_depth)
 
     def _signal(self, kind: p.SignalKind, sdp: str) -> None:
         self._send(p.Signal(to=self.member, kind=kind, sdp=sdp))

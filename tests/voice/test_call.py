@@ -20,6 +20,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from pairtui.client import ClientSession, SignalReceived
 from pairtui.core import protocol as p
 from pairtui.voice.call import VoiceCall, VoiceNotice
+from pairtui.voice.jitter import AudioJitterBuffer
 from pairtui.voice.peer import rtc_configuration
 from pairtui.voice.wav import FileDevices, write_wav
 from server.relay import Relay
@@ -81,6 +82,11 @@ async def test_each_hears_the_partners_tone_not_their_own(pair: tuple[Person, Pe
     levels = ada.call.levels()
     assert levels[bob.session.member or ""] > 0.5  # a tone at -10 dBFS is speaking
     assert levels[ada.session.member or ""] > 0.5
+    for person in pair:  # the audio came through pairtui's jitter buffer, not aiortc's
+        [link] = person.call.links.values()
+        [transceiver] = link.connection.getTransceivers()
+        buffer = getattr(transceiver.receiver, "_RTCRtpReceiver__jitter_buffer", None)
+        assert isinstance(buffer, AudioJitterBuffer), "aiortc changed: see voice/jitter.py"
 
 
 async def test_muting_sends_silence_and_tells_the_partner(pair: tuple[Person, Person]) -> None:
