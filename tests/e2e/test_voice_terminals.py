@@ -2,9 +2,10 @@
 
 The machine has no sound card, so the test starts its own PulseAudio with
 two microphones that are tone generators (440 and 660 Hz) and a speaker
-that plays into nothing, on a socket of its own. Each ``pair join`` opens
-them through sounddevice, PortAudio and ALSA's pulse plugin, exactly as it
-would a headset; what is checked is what each person sees on screen.
+each, on a socket of its own. Each ``pair join`` opens them through
+sounddevice, PortAudio and ALSA's pulse plugin, exactly as it would a
+headset. What is checked is what each person sees on screen, and what
+ada's speaker plays: bob's tone.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from pairtui.voice.audio import Samples
 from tests.e2e.terminals import PAIR, Terminals
+from tests.voice.tones import dominant_frequency
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
@@ -30,7 +34,8 @@ pytestmark = [
 
 SOUND_SERVER = """
 load-module module-native-protocol-unix auth-anonymous=1 socket={socket}
-load-module module-null-sink sink_name=speakers rate=48000
+load-module module-null-sink sink_name=speakers_ada rate=48000
+load-module module-null-sink sink_name=speakers_bob rate=48000
 load-module module-sine-source source_name=tone440 frequency=440 rate=48000
 load-module module-sine-source source_name=tone660 frequency=660 rate=48000
 """
@@ -64,6 +69,19 @@ def sound_server(tmp_path: Path) -> Iterator[str]:
         server.wait(10)
 
 
+def record(server: str, source: str, seconds: float) -> Samples:
+    """What a sound server's ``source`` carries for ``seconds``: 48 kHz mono int16."""
+    process = subprocess.Popen(
+        ["parec", "--raw", "--format=s16le", "--rate=48000", "--channels=1", "-d", source],
+        env={**os.environ, "PULSE_SERVER": server},
+        stdout=subprocess.PIPE,
+    )
+    time.sleep(seconds)
+    process.terminate()
+    data, _ = process.communicate(timeout=10)
+    return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.int16)
+
+
 def wait_for_row(
     terminals: Terminals, viewer: str, person: str, check: Callable[[str], bool]
 ) -> None:
@@ -81,7 +99,11 @@ def wait_for_row(
 
 def test_two_terminals_talk_mute_and_leave(terminals: Terminals, sound_server: str) -> None:
     for name, microphone in (("ada", "tone440"), ("bob", "tone660")):
-        sound = {"PULSE_SERVER": sound_server, "PULSE_SOURCE": microphone}
+        sound = {
+            "PULSE_SERVER": sound_server,
+            "PULSE_SOURCE": microphone,
+            "PULSE_SINK": f"speakers_{name}",
+        }
         terminals.open(name, *PAIR, "join", "demo", "--name", name, env=sound)
         terminals.wait_for(name, "connected")
     terminals.wait_for("ada", "2 here")
@@ -94,6 +116,8 @@ def test_two_terminals_talk_mute_and_leave(terminals: Terminals, sound_server: s
     terminals.wait_for("bob", "You hear ada.")
     terminals.wait_for("ada", "voice ▮▮")
     wait_for_row(terminals, "ada", "bob", lambda row: "voice ▮▮" in row)  # his tone lights it
+    heard = record(sound_server, "speakers_ada.monitor", seconds=1.0)  # what ada's speaker plays
+    assert abs(dominant_frequency(heard) - 660.0) < 5.0
 
     terminals.type("bob", "F7")
     terminals.wait_for("bob", "voice: muted (F7 unmutes)")
