@@ -10,6 +10,7 @@ live in ``follow.py``, and voice (F6, F7: ``voice_actions.py``).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 from collections.abc import Callable
@@ -110,6 +111,7 @@ class PairApp(FollowActions, AccessActions, ChatActions, VoiceActions):
         self.push_to_talk = self.voice_settings.push_to_talk
         self._ptt_timer = None
         self._level_timer = None
+        self._voice_turn = asyncio.Lock()
         self.initial_path = initial_path
         self.target = target or Target(session.url, session.room, session.key, embedded=False)
         self.current_file: str | None = None

@@ -11,6 +11,7 @@ the repeats stop.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -44,12 +45,21 @@ class VoiceActions(App[int]):
     voice_call: VoiceCall | None
     push_to_talk: bool
     _ptt_timer: Timer | None
+    _voice_turn: asyncio.Lock
+    """One voice change at a time: F6 pressed twice joins, then leaves."""
     _level_timer: Timer | None
     _queue_panels: Callable[[], None]  # PairApp defines it
 
-    @work(exclusive=True, group="voice")
+    @work(group="voice")
     async def action_toggle_voice(self) -> None:
-        """F6: join the room's voice call; again to leave it."""
+        """F6: join the room's voice call; again to leave it.
+
+        Not an exclusive worker: a second F6 must not cancel the first halfway
+        through opening devices or hanging up; it waits its turn instead."""
+        async with self._voice_turn:
+            await self._toggle_voice()
+
+    async def _toggle_voice(self) -> None:
         call = self.voice_call
         if call is not None and call.status != "off":
             await call.leave()
@@ -97,9 +107,13 @@ class VoiceActions(App[int]):
         self.notify(f"Push-to-talk {state}.", title="Voice", timeout=4)
         self._voice_changed()
 
-    @work(exclusive=True, group="voice")
+    @work(group="voice")
     async def action_voice_device(self, kind: str, name: str) -> None:
         """Use the microphone (``kind`` "input") or speaker named ``name`` from now on."""
+        async with self._voice_turn:
+            await self._use_device(kind, name)
+
+    async def _use_device(self, kind: str, name: str) -> None:
         settings = self.voice_settings
         if kind == "input":
             self.voice_settings = VoiceSettings(

@@ -310,8 +310,12 @@ class VoiceCall:
         pending = [task for task in self._tasks if task is not current]
         for task in pending:
             task.cancel()
-        await asyncio.gather(*pending, *self._closing, return_exceptions=True)
-        self._release_devices()
+        try:
+            # Shielded: whoever cancels the hang-up (an app shutting down) must not
+            # interrupt the peer connections' closing halfway.
+            await asyncio.shield(asyncio.gather(*pending, *self._closing, return_exceptions=True))
+        finally:
+            self._release_devices()
 
     def _release_devices(self) -> None:
         for device in (self._input, self._output):

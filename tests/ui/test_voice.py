@@ -124,3 +124,17 @@ async def test_choosing_another_microphone_rejoins_the_call_with_it(person: obje
         assert chosen[-1].microphone == "USB headset"
         assert ada.voice_settings.microphone == "USB headset"
         assert any("microphone 'USB headset'" in str(n.message) for n in ada._notifications)
+
+
+async def test_f6_twice_in_a_row_joins_then_leaves_and_lets_go_of_everything(
+    person: object,
+) -> None:
+    opened, make = tone_devices(440)
+    async with person("ada", voice_devices=make) as (ada, pilot):  # type: ignore[operator]
+        await pilot.press("f6", "f6")  # faster than a join takes
+        await wait_for(pilot, lambda: len(opened) == 1 and opened[0].recorder.closed)
+        assert ada.voice_call is not None and ada.voice_call.status == "off"
+        assert all(i.closed for i in opened[0].inputs)
+        await pilot.press("f6")
+        await wait_for(pilot, lambda: ada.voice_call.status == "on")  # type: ignore[union-attr]
+        assert not opened[-1].recorder.closed
