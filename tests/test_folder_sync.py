@@ -15,14 +15,9 @@ from pairtui.core import protocol as p
 from pairtui.folder_rules import MAX_FILE_BYTES, RefusedFile, disk_path
 from pairtui.folder_sync import FolderSync
 from tests.server.conftest import SessionFactory
+from tests.waiting import until
 
 Mirror = Callable[..., Awaitable[tuple[ClientSession, FolderSync, list[str]]]]
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.02)
 
 
 def read(path: Path) -> str | None:
@@ -130,6 +125,10 @@ async def test_merge_when_disk_changed_and_room_moved_before_the_watcher_fired(
     folder = tmp_path / "ada"
     ada, ada_sync, _ = await mirror("ada", folder)
     bob, file = await shared_file(session, folder, "m.py", "one\ntwo\n")
+    await ada_sync.idle()
+    # The watcher reports folder sync's own write of m.py after its debounce; let that
+    # come and go, or it would write the room's next change after all.
+    await asyncio.sleep(3 * ada_sync.debounce_ms / 1000)
     await ada_sync.idle()
     ada_sync.session.unsubscribe(ada_sync._on_event)  # hold back the room's change
     bob.replace(file, 0, 0, "zero\n")

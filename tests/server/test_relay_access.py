@@ -18,6 +18,7 @@ from server.auth import AdminTokens, Brakes
 from server.gate import GateLimits
 from server.relay import Relay, RelayConfig
 from server.store.sqlite import SQLiteStore
+from tests.waiting import until
 
 Start = Callable[..., Awaitable[Relay]]
 Join = Callable[..., Awaitable[ClientSession]]
@@ -56,14 +57,6 @@ def errors_of(session: ClientSession) -> list[str]:
     seen: list[str] = []
     session.subscribe(lambda e: seen.append(e.code) if isinstance(e, ErrorReceived) else None)
     return seen
-
-
-async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached")
 
 
 async def test_each_key_gets_exactly_its_rights(start: Start, join: Join) -> None:

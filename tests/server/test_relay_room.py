@@ -13,14 +13,7 @@ from server.relay import Relay, RelayConfig
 from server.store.sqlite import SQLiteStore
 from tests.server.conftest import SessionFactory, relay_url
 from tests.server.raw import RawPeer, op_frame
-
-
-async def eventually(check: object, timeout: float = 3.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():  # type: ignore[operator]
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
+from tests.waiting import until
 
 
 async def test_presence_moves_with_edits_and_clears_when_someone_drops(
@@ -33,9 +26,9 @@ async def test_presence_moves_with_edits_and_clears_when_someone_drops(
     await bob.open(file)
     ada.replace(file, 0, 0, "hello world")
     await ada.wait_synced()
-    await eventually(lambda: bob.syncs[file].text == "hello world")
+    await until(lambda: bob.syncs[file].text == "hello world")
     bob.set_presence(p.SetPresence(file=file, cursor=6, anchor=11, viewport=(0, 20)))
-    await eventually(lambda: ada.members[bob.member or ""].cursor == 6)
+    await until(lambda: ada.members[bob.member or ""].cursor == 6)
     ada.replace(file, 0, 0, ">> ")  # before bob's selection: it moves right
     assert ada.members[bob.member or ""].cursor == 9
     assert ada.members[bob.member or ""].anchor == 14
@@ -45,7 +38,7 @@ async def test_presence_moves_with_edits_and_clears_when_someone_drops(
     assert late.members[bob.member or ""].viewport == (0, 20)
     bob_id = bob.member
     await bob.close()
-    await eventually(lambda: bob_id not in ada.members and bob_id not in late.members)
+    await until(lambda: bob_id not in ada.members and bob_id not in late.members)
 
 
 async def test_resent_op_after_a_lost_ack_is_acknowledged_not_applied_twice(
@@ -80,14 +73,14 @@ async def test_everything_is_back_after_a_restart(tmp_path: Path) -> None:
     ada = ClientSession(relay_url(relay), "keep", "ada")
     await ada.start()
     ada.create_file("two.py", "2\n")
-    await eventually(lambda: len(ada.files) == 2)
+    await until(lambda: len(ada.files) == 2)
     for info in ada.files:
         await ada.open(info.file)
         for i in range(30):
             ada.replace(info.file, 0, 0, f"{i},")
     ada.send_chat("remember me")
     await ada.wait_synced()
-    await eventually(lambda: len(ada.chat) == 1)
+    await until(lambda: len(ada.chat) == 1)
     expected = {f.path: ada.syncs[f.file].text for f in ada.files}
     revisions = {f.path: ada.syncs[f.file].revision for f in ada.files}
     await ada.close()

@@ -27,16 +27,9 @@ from server.relay import Relay
 from server.room import Effects, Reply, Room
 from tests.server.conftest import SessionFactory
 from tests.voice.tones import dominant_frequency, tone
+from tests.waiting import until
 
 ADA_TONE, BOB_TONE = 440.0, 660.0
-
-
-async def until(check: object, timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():  # type: ignore[operator]
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
 
 
 class Person:
