@@ -182,6 +182,10 @@ class RoomWorker:
             message="the relay cannot store edits right now; yours are kept and will be resent",
         )
         self.relay.metrics.error(ErrorCode.STORAGE_UNAVAILABLE.value)
+        while not self.queue.empty():  # joins that came while the commit failed: no welcome
+            event = self.queue.get_nowait()  # will ever answer them, so they go too
+            if event.join is not None:
+                self.connections[event.member] = event.join[2]
         self.close_all(CLOSE_TRY_AGAIN_LATER, "storage unavailable", error)
 
     def close_all(self, code: int, reason: str, error: p.Error | None = None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,10 @@ from pairtui.client import Backoff, ClientSession, ErrorReceived, SessionClosed
 from pairtui.core.keys import read_key_for
 from server.logs import JsonFormatter, get_logger
 from server.relay import Relay, RelayConfig
+from server.store.records import StoreError, Write
 from server.store.sqlite import SQLiteStore
 from tests.server.conftest import SessionFactory, relay_url
+from tests.waiting import until
 
 
 async def test_full_disk_refuses_edits_keeps_acknowledged_ones_and_recovers(
@@ -83,3 +86,53 @@ async def test_logs_name_ids_but_never_text_chat_or_keys(
     secrets = (write_key, read_key_for(write_key), "WRONG-KEY", "SECRET-DOCUMENT", "SECRET-CHAT")
     for secret in (*secrets, "SECRET-IN-BAD"):
         assert secret not in logs
+
+
+class HeldStore(SQLiteStore):
+    """A real SQLite store whose next commit waits for the test, then fails like a full disk."""
+
+    held: asyncio.Event | None = None
+    reached: asyncio.Event | None = None
+
+    async def commit(self, writes: Sequence[Write]) -> None:
+        if self.held is not None and writes:
+            held, self.held = self.held, None
+            assert self.reached is not None
+            self.reached.set()
+            await held.wait()
+            raise StoreError("database or disk is full")
+        await super().commit(writes)
+
+
+async def test_someone_joining_while_a_commit_fails_is_sent_back_not_left_waiting(
+    tmp_path: Path,
+) -> None:
+    """Their join sits in the room's queue when the room gives up: it must not be forgotten."""
+    store = await HeldStore.open(tmp_path / "relay")
+    relay = Relay(store, RelayConfig(port=0))
+    await relay.start()
+    sessions: list[ClientSession] = []
+    try:
+        ada = ClientSession(relay_url(relay), "held", "ada", backoff=Backoff(0.05, 0.2))
+        sessions.append(ada)
+        await ada.start()
+        file = ada.files[0].file
+        await ada.open(file)
+        store.held, store.reached = asyncio.Event(), asyncio.Event()
+        held = store.held
+        ada.replace(file, 0, 0, "typed while the disk filled up\n")
+        await asyncio.wait_for(store.reached.wait(), 5)  # the room waits on the commit
+        bob = ClientSession(relay_url(relay), "held", "bob", backoff=Backoff(0.05, 0.2))
+        sessions.append(bob)
+        await bob.start(wait=False)
+        await until(lambda: any(w.queue.qsize() for w in relay.rooms.values()), 5)
+        held.set()  # the commit fails with bob's join still queued
+        await bob.wait_joined(timeout=10)  # sent back, came again, welcomed
+        await ada.wait_synced()
+        bob_sync = await bob.open(file)
+        await until(lambda: bob_sync.text == "typed while the disk filled up\n")
+    finally:
+        for session in sessions:
+            await session.close()
+        await relay.shutdown()
+        await store.close()
