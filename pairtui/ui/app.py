@@ -112,6 +112,7 @@ class PairApp(FollowActions, AccessActions, ChatActions, VoiceActions):
         self._ptt_timer = None
         self._level_timer = None
         self._voice_turn = asyncio.Lock()
+        self._meters_shown: dict[str, str] = {}
         self.initial_path = initial_path
         self.target = target or Target(session.url, session.room, session.key, embedded=False)
         self.current_file: str | None = None

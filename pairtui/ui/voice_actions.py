@@ -12,6 +12,7 @@ the repeats stop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from textual.app import App
 from textual.timer import Timer
 
 from pairtui.config import VoiceSettings
+from pairtui.ui.people import level_bar
 from pairtui.voice import voice_unavailable
 
 if TYPE_CHECKING:
@@ -48,6 +50,7 @@ class VoiceActions(App[int]):
     _voice_turn: asyncio.Lock
     """One voice change at a time: F6 pressed twice joins, then leaves."""
     _level_timer: Timer | None
+    _meters_shown: dict[str, str]
     _queue_panels: Callable[[], None]  # PairApp defines it
 
     @work(group="voice")
@@ -115,14 +118,11 @@ class VoiceActions(App[int]):
 
     async def _use_device(self, kind: str, name: str) -> None:
         settings = self.voice_settings
-        if kind == "input":
-            self.voice_settings = VoiceSettings(
-                name, settings.speaker, settings.push_to_talk, settings.ice_servers
-            )
-        else:
-            self.voice_settings = VoiceSettings(
-                settings.microphone, name, settings.push_to_talk, settings.ice_servers
-            )
+        self.voice_settings = (
+            dataclasses.replace(settings, microphone=name)
+            if kind == "input"
+            else dataclasses.replace(settings, speaker=name)
+        )
         thing = "microphone" if kind == "input" else "speaker"
         call = self.voice_call
         if call is not None and call.status != "off":
@@ -203,4 +203,7 @@ class VoiceActions(App[int]):
             if self.push_to_talk:
                 bar.voice = "talking" if not call.muted else "push-to-talk"
             bar.voice_level = call.levels().get(self.session.member or "", 0.0)
-        self._queue_panels()
+        meters = {m: level_bar(level) for m, level in (call.levels() if call else {}).items()}
+        if meters != self._meters_shown:  # the people panel redraws only when a meter moves
+            self._meters_shown = meters
+            self._queue_panels()
