@@ -2,9 +2,9 @@
 
 The machine has no sound card, so the test starts its own PulseAudio, on a
 socket of its own, with a microphone and a speaker each: the microphones
-carry tones (440 and 660 Hz) that ``pacat`` plays in real time. Each ``pair join`` opens them through
-sounddevice, PortAudio and ALSA's pulse plugin, exactly as it would a
-headset. What is checked is what each person sees on screen, and what
+carry tones (440 and 660 Hz) that ``pacat`` plays in real time. Each
+``pair join`` opens them through sounddevice, PortAudio and ALSA's pulse
+plugin, exactly as it would a headset. What is checked is what each person sees on screen, and what
 ada's speaker plays: bob's tone.
 """
 
