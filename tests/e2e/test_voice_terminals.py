@@ -27,8 +27,9 @@ from tests.voice.tones import dominant_frequency, tone
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
     pytest.mark.skipif(
-        shutil.which("pulseaudio") is None,
-        reason="PulseAudio is not installed (apt install pulseaudio libasound2-plugins)",
+        shutil.which("pulseaudio") is None or shutil.which("pacat") is None,
+        reason="PulseAudio is not installed "
+        "(apt install pulseaudio pulseaudio-utils libasound2-plugins)",
     ),
 ]
 
