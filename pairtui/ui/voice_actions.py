@@ -195,6 +195,7 @@ class VoiceActions(App[int]):
     def _show_levels(self) -> None:
         call = self.voice_call
         bar = self.status_bar
+        levels = call.levels() if call is not None else {}
         if call is None or call.status == "off":
             bar.voice = ""
             bar.voice_level = 0.0
@@ -202,8 +203,8 @@ class VoiceActions(App[int]):
             bar.voice = "joining" if call.status == "joining" else "muted" if call.muted else "on"
             if self.push_to_talk:
                 bar.voice = "talking" if not call.muted else "push-to-talk"
-            bar.voice_level = call.levels().get(self.session.member or "", 0.0)
-        meters = {m: level_bar(level) for m, level in (call.levels() if call else {}).items()}
+            bar.voice_level = levels.get(self.session.member or "", 0.0)
+        meters = {member: level_bar(level) for member, level in levels.items()}
         if meters != self._meters_shown:  # the people panel redraws only when a meter moves
             self._meters_shown = meters
             self._queue_panels()

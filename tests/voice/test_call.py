@@ -43,6 +43,21 @@ class Person:
             session, self.devices, on_notice=self.notices.append, connect_timeout=connect_timeout
         )
 
+    @classmethod
+    async def with_tone(
+        cls,
+        session: SessionFactory,
+        tmp_path: Path,
+        name: str,
+        frequency: float,
+        seconds: float = 1.0,
+        connect_timeout: float = 15.0,
+    ) -> Person:
+        """``name`` joins the room; their microphone plays a WAV file of ``frequency``."""
+        wav = tmp_path / f"{name}.wav"
+        write_wav(wav, tone(frequency, seconds))
+        return cls(await session(name), wav, connect_timeout)
+
     def heard_seconds(self, partner: Person) -> float:
         return self.devices.recorder.recording(partner.session.member or "").size / 48_000
 
@@ -51,9 +66,7 @@ class Person:
 async def pair(session: SessionFactory, tmp_path: Path) -> AsyncIterator[tuple[Person, Person]]:
     people = []
     for name, frequency in (("ada", ADA_TONE), ("bob", BOB_TONE)):
-        wav = tmp_path / f"{name}.wav"
-        write_wav(wav, tone(frequency, 2.0))
-        people.append(Person(await session(name), wav))
+        people.append(await Person.with_tone(session, tmp_path, name, frequency, 2.0))
     yield people[0], people[1]
     for person in people:
         await person.call.close()
@@ -148,9 +161,7 @@ async def test_a_partner_who_cannot_be_reached_is_reported_and_let_go(
     session: SessionFactory, tmp_path: Path
 ) -> None:
     """The partner answers, but every address in the answer leads nowhere (a strict NAT)."""
-    wav = tmp_path / "ada.wav"
-    write_wav(wav, tone(ADA_TONE, 1.0))
-    ada = Person(await session("ada"), wav, connect_timeout=2.0)
+    ada = await Person.with_tone(session, tmp_path, "ada", ADA_TONE, connect_timeout=2.0)
     ghost = await session("ghost")
     answered = asyncio.Event()
 
@@ -199,9 +210,7 @@ async def test_three_people_form_a_mesh_and_each_hears_both_others(
     tones = {"ada": 440.0, "bob": 660.0, "cy": 880.0}
     people = []
     for name, frequency in tones.items():
-        wav = tmp_path / f"{name}.wav"
-        write_wav(wav, tone(frequency, 2.0))
-        people.append(Person(await session(name), wav))
+        people.append(await Person.with_tone(session, tmp_path, name, frequency, 2.0))
     try:
         for person in people:
             assert await person.call.join()
@@ -253,9 +262,7 @@ async def test_a_partner_that_trickles_its_candidates_is_heard(
     session: SessionFactory, tmp_path: Path
 ) -> None:
     """Browsers send candidates one by one after the answer: pairtui takes them that way too."""
-    wav = tmp_path / "ada.wav"
-    write_wav(wav, tone(ADA_TONE, 1.0))
-    ada = Person(await session("ada"), wav)
+    ada = await Person.with_tone(session, tmp_path, "ada", ADA_TONE)
     stranger = Stranger(await session("trickler"))
     await stranger.enter(ada)
     await ada.call.join()
@@ -299,10 +306,8 @@ async def test_a_partner_that_trickles_its_candidates_is_heard(
 async def test_garbage_from_a_partner_ends_only_that_link(
     session: SessionFactory, tmp_path: Path
 ) -> None:
-    wav = tmp_path / "ada.wav"
-    write_wav(wav, tone(ADA_TONE, 1.0))
-    ada = Person(await session("ada"), wav)
-    bob = Person(await session("bob"), wav)
+    ada = await Person.with_tone(session, tmp_path, "ada", ADA_TONE)
+    bob = await Person.with_tone(session, tmp_path, "bob", ADA_TONE)
     await bob.call.join()
     vandal = Stranger(await session("vandal"))
     await vandal.enter(ada)
@@ -330,9 +335,7 @@ async def test_a_relay_from_before_voice_is_named_and_the_devices_let_go(
         return Effects(messages=[Reply(state.member, error)])  # type: ignore[attr-defined]
 
     monkeypatch.setattr(Room, "_voice_join", like_an_old_relay)
-    wav = tmp_path / "ada.wav"
-    write_wav(wav, tone(ADA_TONE, 1.0))
-    ada = Person(await session("ada"), wav)
+    ada = await Person.with_tone(session, tmp_path, "ada", ADA_TONE)
     ada.call.welcome_timeout = 0.5
     assert await ada.call.join()
     await until(lambda: ada.call.status == "off", 5.0)
